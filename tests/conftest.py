@@ -1,0 +1,109 @@
+"""Shared fixtures: a tiny offline BERT, a small synthetic corpus, and configs that use them."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+LABELS = ["threat_assessment", "policy_response", "reassurance", "other"]
+
+# Synthetic sentences for tests only (the real corpus is data/): each label has its own vocabulary,
+# so a tiny model can learn them in a few steps, and the tests check the machinery, not the model.
+_PARTS = {
+    "threat_assessment": (
+        ["The missile threat", "Russia's new drone", "The cyber attack", "The nuclear arsenal"],
+        ["is dangerous and growing", "could reach our cities", "is a serious risk", "warned of escalation"],
+    ),
+    "policy_response": (
+        ["The ministry", "NATO allies", "The government", "The army"],
+        [
+            "agreed to buy new air defence",
+            "announced sanctions and funding",
+            "will deploy troops",
+            "plan new exercises",
+        ],
+    ),
+    "reassurance": (
+        ["The minister", "The secretary general", "Officials", "The president"],
+        [
+            "said citizens are safe and calm",
+            "offered dialogue and restraint",
+            "said there is no panic",
+            "said the danger is contained",
+        ],
+    ),
+    "other": (
+        ["Reporting by", "Home / News /", "The meeting on Thursday", "A press conference on Monday"],
+        ["the desk editor", "Defence", "was held in Brussels", "followed the talks"],
+    ),
+}
+
+
+def make_corpus(folder: Path, articles: int = 12, per_article: int = 8, seed: int = 0) -> tuple[Path, Path]:
+    """Write sentences.jsonl and splits.json (article-grouped 8/2/2) into `folder`."""
+    rng = random.Random(seed)
+    rows = []
+    for a in range(articles):
+        aid = f"t{a:02d}"
+        for i in range(per_article):
+            label = LABELS[(a + i) % len(LABELS)]
+            subj, pred = _PARTS[label]
+            text = f"{rng.choice(subj)} {rng.choice(pred)} ({a}.{i})."
+            rows.append({"id": f"{aid}-{i:03d}", "article_id": aid, "index": i, "text": text, "label": label})
+    folder.mkdir(parents=True, exist_ok=True)
+    sentences = folder / "sentences.jsonl"
+    sentences.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    names = [f"t{a:02d}" for a in range(articles)]
+    split = {n: "train" for n in names[:8]} | {n: "validation" for n in names[8:10]} | {n: "test" for n in names[10:]}
+    splits = folder / "splits.json"
+    splits.write_text(json.dumps({"articles": split}), encoding="utf-8")
+    return sentences, splits
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory) -> Path:
+    import sys
+
+    sys.path.insert(0, str(REPO / "tests"))
+    from tiny_bert import build
+
+    return build(tmp_path_factory.mktemp("tiny-bert"))
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory) -> tuple[Path, Path]:
+    return make_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+@pytest.fixture(scope="session")
+def tiny_overrides(tiny_bert, corpus) -> list[str]:
+    """--set overrides that point configs/tiny.yaml at the tiny BERT and the synthetic corpus."""
+    sentences, splits = corpus
+    return [f"model.encoder={tiny_bert}", f"data.sentences={sentences}", f"data.splits={splits}"]
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory, tiny_overrides) -> Path:
+    """A transformer model dir trained once per session with configs/tiny.yaml."""
+    from stance.config import load_config
+    from training import train_model
+
+    out = tmp_path_factory.mktemp("models") / "tiny"
+    train_model(load_config(REPO / "configs/tiny.yaml", tiny_overrides), out, quiet=True)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tfidf_model(tmp_path_factory, corpus) -> Path:
+    from stance.config import load_config
+    from training import train_model
+
+    sentences, splits = corpus
+    out = tmp_path_factory.mktemp("models") / "tfidf"
+    cfg = load_config(REPO / "configs/tfidf.yaml", [f"data.sentences={sentences}", f"data.splits={splits}"])
+    train_model(cfg, out, quiet=True)
+    return out

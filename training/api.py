@@ -1,0 +1,154 @@
+"""train_model: config + corpus -> a self-describing model directory, written atomically.
+
+Steps: lock the output, load the corpus, train (transformer loop or TF-IDF baseline), fit the
+calibration temperature on validation, score validation and test, write the model dir.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+from stance.atomic import atomic_dir, write_json, write_text
+from stance.calibration import fit_temperature, softmax
+from stance.config import Config
+from stance.data import load_corpus
+from stance.errors import StanceError
+from stance.metrics import expected_calibration_error, summary
+from stance.model import META, fingerprint, model_card, versions
+
+
+@contextlib.contextmanager
+def output_lock(output: Path) -> Iterator[None]:
+    """An exclusive lock on the output model dir, so two trainings cannot write it at once.
+    The kernel drops it when the process dies, so a killed run never leaves a stale lock."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    path = output.parent / f".{output.name}.lock"
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StanceError("another training is writing this model directory (locked)", path=output) from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def run_dir_for(output: Path) -> Path:
+    return output.parent / f".{output.name}.run"
+
+
+def train_model(cfg: Config, output: str | Path, resume: bool = False, quiet: bool = False) -> dict:
+    """Train per `cfg` and write a model dir at `output`; returns its stance.json contents."""
+    output = Path(output)
+    rank = int(os.environ.get("RANK", "0"))
+    lock = output_lock(output) if rank == 0 else contextlib.nullcontext()
+    with lock:
+        run_dir = run_dir_for(output)
+        if (run_dir / "checkpoint").exists() and not resume:
+            raise StanceError(
+                f"an interrupted run is in {run_dir}: pass --resume to continue it, or delete it", path=output
+            )
+        corpus = load_corpus(cfg)
+        start = time.time()
+        labels = cfg.labels
+        field_t, field_l = cfg.data.text_field, cfg.data.label_field
+        ctx = cfg.data.context == 1
+
+        if cfg.model.type == "transformer":
+            from stance.encoding import batched_logits
+            from training.loop import train_transformer
+
+            run_dir.mkdir(parents=True, exist_ok=True)
+            result = train_transformer(cfg, corpus, run_dir, resume, quiet)
+
+            def logits_of(rows):
+                return batched_logits(
+                    result.model,
+                    result.tokenizer,
+                    [r[field_t] for r in rows],
+                    [r["context"] for r in rows] if ctx else None,
+                    cfg.model.max_length,
+                    cfg.train.eval_batch_size,
+                )
+
+            history = {"epochs": result.history, "best_epoch": result.best_epoch}
+        else:
+            from training.baseline import TfidfModel
+
+            result = TfidfModel(cfg).fit([r[field_t] for r in corpus["train"]], [r[field_l] for r in corpus["train"]])
+
+            def logits_of(rows):
+                return result.logits([r[field_t] for r in rows])
+
+            history = {}
+        seconds = time.time() - start
+        if rank != 0:
+            return {}  # rank 0 scores and writes the model dir
+
+        # Calibration and metrics. Temperature is fitted on validation only; test is scored, never tuned on.
+        metrics, logits = {}, {}
+        for split in ("validation", "test"):
+            if corpus[split]:
+                logits[split] = logits_of(corpus[split])
+                gold = [r[field_l] for r in corpus[split]]
+                metrics[split] = summary(gold, [labels[i] for i in logits[split].argmax(1)], labels)
+        temperature = fit_temperature(logits["validation"], [labels.index(r[field_l]) for r in corpus["validation"]])
+        calibration = {"method": "temperature", "temperature": round(temperature, 4), "fitted_on": "validation"}
+        if "test" in logits:
+            gold_ids = [labels.index(r[field_l]) for r in corpus["test"]]
+            for name, t in (("test_ece_before", 1.0), ("test_ece_after", temperature)):
+                p = softmax(logits["test"], t)
+                calibration[name] = round(
+                    expected_calibration_error(p.max(1).tolist(), (p.argmax(1) == gold_ids).tolist()), 4
+                )
+
+        meta = {
+            "format": 1,
+            "type": cfg.model.type,
+            "labels": labels,
+            "config": cfg.to_dict(),
+            "data_fingerprint": fingerprint(cfg.data.sentences, cfg.data.splits),
+            "sizes": {s: len(rows) for s, rows in corpus.items()},
+            "metrics": metrics,
+            "calibration": calibration,
+            "training": history,
+            "training_seconds": round(seconds, 1),
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "versions": versions(),
+        }
+        with atomic_dir(output) as tmp:
+            if cfg.model.type == "transformer":
+                result.model.save_pretrained(tmp)
+                result.tokenizer.save_pretrained(tmp)
+            else:
+                result.save(tmp)
+            write_json(tmp / META, meta)
+            write_text(tmp / "README.md", model_card(meta))
+        if cfg.model.type == "transformer":
+            from training.loop import clean_run_dir
+
+            clean_run_dir(run_dir)
+        if not quiet:
+            print(report_lines(meta, output))
+        return meta
+
+
+def report_lines(meta: dict, output: Path) -> str:
+    lines = [f"model written to {output} ({meta['training_seconds']:.0f} s)"]
+    for split, m in meta["metrics"].items():
+        per = ", ".join(f"{lab} {f:.3f}" for lab, f in m["per_class_f1"].items())
+        lines.append(f"{split:<10} macro-F1 {m['macro_f1']:.4f}  accuracy {m['accuracy']:.4f}  ({per})")
+    cal = meta["calibration"]
+    if "test_ece_before" in cal:
+        lines.append(
+            f"calibration: T={cal['temperature']:.3f}, test ECE {cal['test_ece_before']:.4f} -> "
+            f"{cal['test_ece_after']:.4f}"
+        )
+    return "\n".join(lines)
