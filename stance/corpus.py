@@ -116,7 +116,8 @@ def validate(
         splits = load_splits(splits_path)
         for article_id, items in by_article.items():
             if article_id not in splits:
-                raise StanceError(f"article '{article_id}' has no split", path=splits_path, line=None)
+                raise StanceError(f"article '{article_id}' has no split in {splits_path}", path=sentences,
+                                  line=min(n for _, n in items))
         missing = sorted(set(splits) - set(by_article))
         if missing:
             raise StanceError(f"split lists articles with no sentences: {', '.join(missing[:5])}", path=splits_path)

@@ -1,0 +1,257 @@
+"""Evaluation on held-out labeled data: metrics with bootstrap intervals, calibration, and a report
+(metrics.json, confusion_matrix.png, reliability.png, errors.jsonl, report.md) a person can read."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from stance import metrics as M
+from stance.atomic import atomic_dir, write_json, write_text
+from stance.data import SPLITS, load_corpus, load_labeled
+from stance.errors import StanceError
+from stance.model import read_meta
+
+BOOTSTRAP_SAMPLES = 1000
+
+
+def load_eval_rows(
+    model_dir: Path, data: list[Path], labels: list[str], text_field: str, label_field: str, skip_unknown: bool
+) -> list[dict]:
+    """Rows with `text`, `gold`, `context` (previous sentence of the same article when known)."""
+    rows: list[dict] = []
+    for path in data:
+        if str(path) in SPLITS and not path.exists():
+            rows += _corpus_split(model_dir, str(path), labels)
+            continue
+        records = load_labeled(path, labels, text_field, label_field, skip_unknown)
+        previous: dict[str, tuple[int, str]] = {}
+        for r in records:
+            article = r.get("article_id")
+            context = ""
+            if article is not None and isinstance(r.get("index"), int):
+                prev = previous.get(article)
+                context = prev[1] if prev and prev[0] == r["index"] - 1 else ""
+                previous[article] = (r["index"], r[text_field])
+            rows.append(
+                {
+                    **r,
+                    "text": r[text_field],
+                    "gold": r[label_field],
+                    "context": context,
+                    "_source": f"{path}:{r['_line']}",
+                }
+            )
+    if not rows:
+        raise StanceError("no rows to evaluate")
+    return rows
+
+
+def _corpus_split(model_dir: Path, split: str, labels: list[str]) -> list[dict]:
+    from stance.config import load_config
+
+    meta = read_meta(model_dir)
+    d = meta["config"]["data"]
+    cfg = load_config(None, [f"data.sentences={d['sentences']}", f"data.splits={d['splits']}"])
+    cfg.labels = labels
+    rows = load_corpus(cfg)[split]
+    return [{**r, "gold": r[cfg.data.label_field], "_source": f"{d['sentences']}:{r['_line']}"} for r in rows]
+
+
+def score(gold: list[str], pred: list[str], probs, labels: list[str], seed: int = 0) -> dict:
+    """All metrics of one model on one set of rows."""
+    conf = probs.max(1).tolist()
+    correct = [g == p for g, p in zip(gold, pred, strict=True)]
+    per = M.per_class(gold, pred, labels)
+    return {
+        "n": len(gold),
+        "labels": labels,
+        "accuracy": M.accuracy(gold, pred),
+        "accuracy_ci": list(M.bootstrap_ci(gold, pred, M.accuracy, BOOTSTRAP_SAMPLES, seed)),
+        "macro_f1": M.macro_f1(gold, pred, labels),
+        "macro_f1_ci": list(M.bootstrap_ci(gold, pred, lambda g, p: M.macro_f1(g, p, labels), BOOTSTRAP_SAMPLES, seed)),
+        "per_class": per,
+        "confusion_matrix": M.confusion_matrix(gold, pred, labels),
+        "ece": M.expected_calibration_error(conf, correct),
+        "reliability": M.reliability_bins(conf, correct),
+    }
+
+
+def run_evaluate(
+    model_dir: Path,
+    data: list[Path],
+    report: Path | None,
+    fmt: str,
+    text_field: str,
+    label_field: str,
+    skip_unknown: bool,
+    quiet: bool,
+) -> dict:
+    if fmt not in ("table", "json"):
+        raise StanceError(f"--format must be table or json, got {fmt!r}")
+    meta = read_meta(model_dir)
+    labels = meta["labels"]
+    rows = load_eval_rows(model_dir, data, labels, text_field, label_field, skip_unknown)
+    from inference.predictor import Predictor
+
+    predictor = Predictor.load(model_dir)
+    probs = predictor.predict_proba([r["text"] for r in rows], [r["context"] for r in rows])
+    pred = [labels[i] for i in probs.argmax(1)]
+    gold = [r["gold"] for r in rows]
+    result = {"model": str(model_dir), "data": [str(d) for d in data], **score(gold, pred, probs, labels)}
+    if report is not None:
+        write_report(report, result, rows, pred, probs, labels)
+    if fmt == "json":
+        print(json.dumps({k: v for k, v in result.items() if k != "reliability"}, indent=2))
+    else:
+        print(render_table(result))
+        if report is not None and not quiet:
+            print(f"\nreport: {report / 'report.md'}", file=sys.stderr)
+    return result
+
+
+def render_table(r: dict) -> str:
+    labels = r["labels"]
+    lines = [
+        f"n={r['n']}  accuracy {r['accuracy']:.3f} [{r['accuracy_ci'][0]:.3f}, {r['accuracy_ci'][1]:.3f}]  "
+        f"macro-F1 {r['macro_f1']:.3f} [{r['macro_f1_ci'][0]:.3f}, {r['macro_f1_ci'][1]:.3f}]  ECE {r['ece']:.3f}",
+        "",
+        f"{'label':<18} {'precision':>9} {'recall':>7} {'F1':>6} {'support':>8}",
+    ]
+    for lab in labels:
+        c = r["per_class"][lab]
+        lines.append(f"{lab:<18} {c['precision']:>9.3f} {c['recall']:>7.3f} {c['f1']:>6.3f} {c['support']:>8}")
+    width = max(len(lab) for lab in labels)
+    lines += [
+        "",
+        "confusion matrix (rows: gold, columns: predicted)",
+        " " * (width + 2) + " ".join(f"{lab[:10]:>10}" for lab in labels),
+    ]
+    for lab, row in zip(labels, r["confusion_matrix"], strict=True):
+        lines.append(f"{lab:<{width}}  " + " ".join(f"{v:>10}" for v in row))
+    return "\n".join(lines)
+
+
+def write_report(out: Path, result: dict, rows: list[dict], pred: list[str], probs, labels: list[str]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with atomic_dir(out) as tmp:
+        write_json(tmp / "metrics.json", result)
+        # confusion matrix
+        fig, ax = plt.subplots(figsize=(6, 5))
+        cm = result["confusion_matrix"]
+        ax.imshow(cm, cmap="Blues")
+        ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
+        ax.set_yticks(range(len(labels)), labels)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("gold")
+        top = max(max(row) for row in cm) or 1
+        for i, row in enumerate(cm):
+            for j, v in enumerate(row):
+                ax.text(j, i, str(v), ha="center", va="center", color="white" if v > top / 2 else "black")
+        ax.set_title(f"confusion matrix (n={result['n']})")
+        fig.tight_layout()
+        fig.savefig(tmp / "confusion_matrix.png", dpi=110)
+        plt.close(fig)
+        # reliability diagram
+        fig, ax = plt.subplots(figsize=(5, 5))
+        bins = [b for b in result["reliability"] if b["n"]]
+        ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect calibration")
+        ax.bar(
+            [(b["lo"] + b["hi"]) / 2 for b in bins],
+            [b["accuracy"] for b in bins],
+            width=0.09,
+            alpha=0.7,
+            label="accuracy in bin",
+        )
+        ax.plot(
+            [b["confidence"] for b in bins],
+            [b["accuracy"] for b in bins],
+            "o-",
+            color="C3",
+            label="mean confidence vs accuracy",
+        )
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("confidence (top probability)")
+        ax.set_ylabel("accuracy")
+        ax.set_title(f"reliability (ECE {result['ece']:.3f})")
+        ax.legend(loc="upper left", fontsize=8)
+        fig.tight_layout()
+        fig.savefig(tmp / "reliability.png", dpi=110)
+        plt.close(fig)
+        # errors, most confident first
+        errors = []
+        for r, p, pr in zip(rows, pred, probs, strict=True):
+            if p != r["gold"]:
+                errors.append(
+                    {
+                        "source": r["_source"],
+                        "text": r["text"],
+                        "gold": r["gold"],
+                        "predicted": p,
+                        "score": round(float(pr.max()), 4),
+                        "probs": {lab: round(float(x), 4) for lab, x in zip(labels, pr, strict=True)},
+                    }
+                )
+        errors.sort(key=lambda e: -e["score"])
+        write_text(tmp / "errors.jsonl", "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in errors))
+        write_text(tmp / "report.md", report_markdown(result, errors))
+
+
+def report_markdown(r: dict, errors: list[dict]) -> str:
+    labels = r["labels"]
+    lines = [
+        f"# Evaluation of `{r['model']}`",
+        "",
+        f"Data: {', '.join(f'`{d}`' for d in r['data'])} ({r['n']} sentences)",
+        "",
+        "| metric | value | 95% bootstrap interval |",
+        "|---|---|---|",
+        f"| accuracy | {r['accuracy']:.3f} | {r['accuracy_ci'][0]:.3f} – {r['accuracy_ci'][1]:.3f} |",
+        f"| macro-F1 | {r['macro_f1']:.3f} | {r['macro_f1_ci'][0]:.3f} – {r['macro_f1_ci'][1]:.3f} |",
+        f"| expected calibration error | {r['ece']:.3f} | |",
+        "",
+        "## Per class",
+        "",
+        "| label | precision | recall | F1 | support |",
+        "|---|---|---|---|---|",
+    ]
+    for lab in labels:
+        c = r["per_class"][lab]
+        lines.append(f"| {lab} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} | {c['support']} |")
+    lines += [
+        "",
+        "## Confusion matrix",
+        "",
+        "Rows are gold labels, columns predicted.",
+        "",
+        "| gold \\ predicted | " + " | ".join(labels) + " |",
+        "|---|" + "---|" * len(labels),
+    ]
+    for lab, row in zip(labels, r["confusion_matrix"], strict=True):
+        lines.append(f"| {lab} | " + " | ".join(str(v) for v in row) + " |")
+    lines += [
+        "",
+        "![confusion matrix](confusion_matrix.png)",
+        "",
+        "## Calibration",
+        "",
+        "Each bar is the accuracy of the predictions whose top probability falls in that bin; a calibrated "
+        "model's bars follow the diagonal.",
+        "",
+        "![reliability diagram](reliability.png)",
+        "",
+        f"## Most confident errors ({len(errors)} errors in all; every one is in `errors.jsonl`)",
+        "",
+        "| score | gold | predicted | text |",
+        "|---|---|---|---|",
+    ]
+    for e in errors[:15]:
+        text = e["text"].replace("|", "\\|")
+        lines.append(f"| {e['score']:.2f} | {e['gold']} | {e['predicted']} | {text} |")
+    return "\n".join(lines) + "\n"

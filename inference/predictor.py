@@ -1,0 +1,173 @@
+"""Predictor: one API over transformer and TF-IDF model dirs, with calibrated probabilities.
+
+Speed (CPU): sentences are length-sorted within each chunk and padded per batch, the forward runs under
+torch.inference_mode, and `precision` picks fp32, bf16 autocast or dynamic int8 quantisation of the
+Linear layers. `stream` reads and writes in chunks, so memory does not grow with the input.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from stance.calibration import softmax
+from stance.errors import StanceError
+from stance.model import TFIDF_VOCAB, TFIDF_WEIGHTS, read_meta
+
+PRECISIONS = ("fp32", "bf16", "int8")
+UNCERTAIN = "uncertain"
+CHUNK = 2048  # sentences read, sorted and predicted together when streaming
+
+
+@dataclass
+class Prediction:
+    text: str
+    label: str  # the top label, or "uncertain" when its probability is below the threshold
+    score: float  # calibrated probability of the top label
+    probs: dict[str, float]
+
+    def as_dict(self) -> dict:
+        return {
+            "label": self.label,
+            "score": round(self.score, 4),
+            "probs": {k: round(v, 4) for k, v in self.probs.items()},
+        }
+
+
+class Predictor:
+    def __init__(self, model_dir: Path, meta: dict, backend, precision: str):
+        self.model_dir = model_dir
+        self.meta = meta
+        self.labels: list[str] = list(meta["labels"])
+        self.context = bool(meta.get("config", {}).get("data", {}).get("context", 0))
+        self.temperature = float(meta.get("calibration", {}).get("temperature", 1.0))
+        self.precision = precision
+        self._backend = backend
+
+    @classmethod
+    def load(cls, model_dir: str | Path, precision: str = "fp32", threads: int = 0) -> Predictor:
+        model_dir = Path(model_dir)
+        if precision not in PRECISIONS:
+            raise StanceError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        meta = read_meta(model_dir)
+        if meta["type"] == "tfidf":
+            backend = _TfidfBackend(model_dir)
+        else:
+            backend = _TransformerBackend(model_dir, meta, precision, threads)
+        return cls(model_dir, meta, backend, precision)
+
+    def logits(self, texts: Sequence[str], contexts: Sequence[str] | None = None, batch_size: int = 64):
+        if not texts:
+            import numpy as np
+
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        return self._backend.logits(
+            list(texts),
+            list(contexts) if self.context and contexts is not None else ([""] * len(texts) if self.context else None),
+            batch_size,
+        )
+
+    def predict_proba(self, texts: Sequence[str], contexts: Sequence[str] | None = None, batch_size: int = 64):
+        """Calibrated probabilities, one row per text, columns in `self.labels` order."""
+        return softmax(self.logits(texts, contexts, batch_size), self.temperature)
+
+    def predict(
+        self, texts: Sequence[str], contexts: Sequence[str] | None = None, threshold: float = 0.0, batch_size: int = 64
+    ) -> list[Prediction]:
+        if isinstance(texts, str):
+            texts = [texts]
+        if not 0.0 <= threshold <= 1.0:
+            raise StanceError(f"threshold must be between 0 and 1, got {threshold}")
+        probs = self.predict_proba(texts, contexts, batch_size)
+        out = []
+        for text, row in zip(texts, probs, strict=True):
+            top = int(row.argmax())
+            label = self.labels[top] if row[top] >= threshold else UNCERTAIN
+            out.append(
+                Prediction(
+                    text, label, float(row[top]), {lab: float(p) for lab, p in zip(self.labels, row, strict=True)}
+                )
+            )
+        return out
+
+    def stream(
+        self, items: Iterable[tuple[str, str | None]], threshold: float = 0.0, batch_size: int = 64, chunk: int = CHUNK
+    ) -> Iterator[Prediction]:
+        """Predict (text, context) pairs lazily, `chunk` at a time, in input order."""
+        it = iter(items)
+        while block := list(itertools.islice(it, chunk)):
+            texts = [t for t, _ in block]
+            contexts = [c or "" for _, c in block]
+            yield from self.predict(texts, contexts, threshold, batch_size)
+
+
+class _TransformerBackend:
+    def __init__(self, model_dir: Path, meta: dict, precision: str, threads: int):
+        import torch
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        torch.set_num_threads(threads or os.cpu_count() or 1)
+        if not (model_dir / "config.json").is_file():
+            raise StanceError("config.json missing: not a transformer model directory", path=model_dir)
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
+            model = AutoModelForSequenceClassification.from_pretrained(
+                model_dir, use_safetensors=True, trust_remote_code=False
+            )
+        except (OSError, ValueError) as exc:
+            raise StanceError(f"cannot load the model: {str(exc).splitlines()[0]}", path=model_dir) from None
+        if model.config.num_labels != len(meta["labels"]):
+            raise StanceError(
+                f"the weights have {model.config.num_labels} outputs but stance.json lists "
+                f"{len(meta['labels'])} labels",
+                path=model_dir,
+            )
+        model.eval()
+        if precision == "int8":
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+        self.model = model
+        self.bf16 = precision == "bf16"
+        self.max_length = int(meta["config"]["model"]["max_length"])
+
+    def logits(self, texts, contexts, batch_size):
+        from stance.encoding import batched_logits
+
+        return batched_logits(self.model, self.tokenizer, texts, contexts, self.max_length, batch_size, self.bf16)
+
+
+class _TfidfBackend:
+    def __init__(self, model_dir: Path):
+        import json
+
+        from safetensors.numpy import load_file
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        try:
+            vocab = json.loads((model_dir / TFIDF_VOCAB).read_text(encoding="utf-8"))
+            weights = load_file(str(model_dir / TFIDF_WEIGHTS))
+        except (OSError, ValueError) as exc:
+            raise StanceError(f"cannot load the TF-IDF model: {exc}", path=model_dir) from None
+        self.vectorizers = []
+        for name in ("word", "char"):
+            params = {k: v for k, v in vocab[name]["params"].items() if k != "dtype"}
+            params["ngram_range"] = tuple(params["ngram_range"])
+            vec = TfidfVectorizer(**params)
+            vec.vocabulary_ = vocab[name]["vocabulary"]
+            vec.idf_ = weights[f"{name}_idf"]
+            self.vectorizers.append(vec)
+        self.coef, self.intercept = weights["coef"], weights["intercept"]
+
+    def logits(self, texts, contexts, batch_size):
+        from scipy.sparse import hstack
+
+        x = hstack([v.transform(texts) for v in self.vectorizers]).tocsr()
+        return x @ self.coef.T + self.intercept
