@@ -255,3 +255,76 @@ def report_markdown(r: dict, errors: list[dict]) -> str:
         text = e["text"].replace("|", "\\|")
         lines.append(f"| {e['score']:.2f} | {e['gold']} | {e['predicted']} | {text} |")
     return "\n".join(lines) + "\n"
+
+
+def paired_bootstrap_diff(
+    gold: list[str],
+    pred_a: list[str],
+    pred_b: list[str],
+    labels: list[str],
+    samples: int = BOOTSTRAP_SAMPLES,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """95% interval of macro-F1(b) - macro-F1(a), resampling the same rows for both models."""
+    import random
+
+    rng = random.Random(seed)
+    n = len(gold)
+    diffs = []
+    for _ in range(samples):
+        idx = [rng.randrange(n) for _ in range(n)]
+        g = [gold[i] for i in idx]
+        diffs.append(M.macro_f1(g, [pred_b[i] for i in idx], labels) - M.macro_f1(g, [pred_a[i] for i in idx], labels))
+    diffs.sort()
+    return diffs[int(0.025 * samples)], diffs[min(samples - 1, int(0.975 * samples))]
+
+
+def run_compare(
+    model_dirs: list[Path], data: Path, fmt: str, text_field: str, label_field: str, skip_unknown: bool
+) -> list[dict]:
+    """Several models on the same rows; each model's macro-F1 difference from the first, with a paired
+    bootstrap interval (an interval that excludes 0 means the difference is unlikely to be noise)."""
+    if fmt not in ("table", "json"):
+        raise StanceError(f"--format must be table or json, got {fmt!r}")
+    if len(model_dirs) < 2:
+        raise StanceError("compare needs at least two model directories")
+    metas = [read_meta(d) for d in model_dirs]
+    labels = metas[0]["labels"]
+    for d, meta in zip(model_dirs[1:], metas[1:], strict=True):
+        if sorted(meta["labels"]) != sorted(labels):
+            raise StanceError(f"labels differ from {model_dirs[0]}'s ({', '.join(meta['labels'])})", path=d)
+    rows = load_eval_rows(model_dirs[0], [data], labels, text_field, label_field, skip_unknown)
+    gold = [r["gold"] for r in rows]
+    from inference.predictor import Predictor
+
+    preds = []
+    for d in model_dirs:
+        predictor = Predictor.load(d)
+        probs = predictor.predict_proba([r["text"] for r in rows], [r["context"] for r in rows])
+        preds.append([predictor.labels[i] for i in probs.argmax(1)])
+    results = []
+    for d, pred in zip(model_dirs, preds, strict=True):
+        entry = {
+            "model": str(d),
+            "n": len(gold),
+            "accuracy": M.accuracy(gold, pred),
+            "macro_f1": M.macro_f1(gold, pred, labels),
+            "macro_f1_ci": list(M.bootstrap_ci(gold, pred, lambda g, p: M.macro_f1(g, p, labels))),
+        }
+        if results:
+            entry["diff_vs_first"] = entry["macro_f1"] - results[0]["macro_f1"]
+            entry["diff_ci"] = list(paired_bootstrap_diff(gold, preds[0], pred, labels))
+        results.append(entry)
+    if fmt == "json":
+        print(json.dumps(results, indent=2))
+    else:
+        print(f"{'model':<40} {'accuracy':>8} {'macro-F1':>8}  {'95% CI':<15} {'Δ vs first':>10}  {'95% CI of Δ':<17}")
+        for e in results:
+            ci = f"[{e['macro_f1_ci'][0]:.3f}, {e['macro_f1_ci'][1]:.3f}]"
+            diff = (
+                f"{e['diff_vs_first']:+10.3f}  [{e['diff_ci'][0]:+.3f}, {e['diff_ci'][1]:+.3f}]"
+                if "diff_ci" in e
+                else ""
+            )
+            print(f"{e['model'][-40:]:<40} {e['accuracy']:>8.3f} {e['macro_f1']:>8.3f}  {ci:<15} {diff}")
+    return results

@@ -138,6 +138,22 @@ def evaluate(
     run_evaluate(model_dir, data, report, fmt, text_field, label_field, skip_unknown, quiet)
 
 
+@app.command()
+@_user_errors
+def compare(
+    model_dirs: list[Path] = typer.Argument(..., help="Two or more model directories; the first is the reference."),
+    data: Path = typer.Option(..., "--data", help="Labeled .jsonl/.csv file (or 'test'/'validation')."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table | json"),
+    text_field: str = typer.Option("text", "--text-field"),
+    label_field: str = typer.Option("label", "--label-field"),
+    skip_unknown: bool = typer.Option(False, "--skip-unknown"),
+) -> None:
+    """Compare models side by side on the same data, with paired bootstrap intervals of the differences."""
+    from inference.evaluation import run_compare
+
+    run_compare(model_dirs, data, fmt, text_field, label_field, skip_unknown)
+
+
 # --- stance data -----------------------------------------------------------------------------------------
 
 CorpusArg = typer.Argument(Path("data/sentences.jsonl"), help="Labeled sentences (JSONL).")

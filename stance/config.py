@@ -54,6 +54,7 @@ class TrainConfig:
     patience: int = 2
     checkpoint_steps: int = 100
     threads: int = 0
+    device: str = "auto"  # auto (cuda when available) | cpu | cuda
 
 
 @dataclass
@@ -85,7 +86,7 @@ class Config:
 
 # Fields holding paths that are resolved against the directory of the file that sets them.
 PATH_KEYS = {"data.sentences", "data.splits", "model.encoder"}
-CHOICES = {"model.type": ("transformer", "tfidf"), "data.context": (0, 1)}
+CHOICES = {"model.type": ("transformer", "tfidf"), "data.context": (0, 1), "train.device": ("auto", "cpu", "cuda")}
 
 
 def resolve_encoder(name: str) -> Path:

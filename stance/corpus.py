@@ -101,23 +101,15 @@ def validate(
             raise StanceError(
                 f"article '{article_id}': sentence indexes are not 0..{len(indexes) - 1}", path=sentences, line=line
             )
-    texts = [row[text_field] for _, row in rows]
-    pairs = near_duplicates(texts)
-    in_pairs = {i for i, j, _ in pairs} | {j for i, j, _ in pairs}
-    for i, j, jac in pairs[:20]:
-        warnings.append(f"{sentences}:{rows[j][0]}: near-duplicate of line {rows[i][0]} (Jaccard {jac:.2f})")
-    if len(in_pairs) > NEAR_DUP_MAX_SHARE * len(rows):
-        raise StanceError(
-            f"{len(in_pairs)} sentences ({len(in_pairs) / len(rows):.1%}) are in near-duplicate pairs "
-            f"(max {NEAR_DUP_MAX_SHARE:.0%}); first: line {rows[pairs[0][1]][0]}",
-            path=sentences,
-        )
     if splits_path is not None:
         splits = load_splits(splits_path)
         for article_id, items in by_article.items():
             if article_id not in splits:
-                raise StanceError(f"article '{article_id}' has no split in {splits_path}", path=sentences,
-                                  line=min(n for _, n in items))
+                raise StanceError(
+                    f"article '{article_id}' has no split in {splits_path}",
+                    path=sentences,
+                    line=min(n for _, n in items),
+                )
         missing = sorted(set(splits) - set(by_article))
         if missing:
             raise StanceError(f"split lists articles with no sentences: {', '.join(missing[:5])}", path=splits_path)
@@ -135,6 +127,17 @@ def validate(
                     line=number,
                 )
             split_of_text.setdefault(norm, (split, number))
+    texts = [row[text_field] for _, row in rows]
+    pairs = near_duplicates(texts)
+    in_pairs = {i for i, j, _ in pairs} | {j for i, j, _ in pairs}
+    for i, j, jac in pairs[:20]:
+        warnings.append(f"{sentences}:{rows[j][0]}: near-duplicate of line {rows[i][0]} (Jaccard {jac:.2f})")
+    if len(in_pairs) > NEAR_DUP_MAX_SHARE * len(rows):
+        raise StanceError(
+            f"{len(in_pairs)} sentences ({len(in_pairs) / len(rows):.1%}) are in near-duplicate pairs "
+            f"(max {NEAR_DUP_MAX_SHARE:.0%}); first: line {rows[pairs[0][1]][0]}",
+            path=sentences,
+        )
     if articles_dir is not None:
         for article_id in by_article:
             path = articles_dir / f"{article_id}.txt"

@@ -42,8 +42,9 @@ def batched_logits(
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
             batch = tokenizer.pad({k: [enc[k][i] for i in idx] for k in enc.keys()}, return_tensors="pt")
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast_bf16):
+            batch = {k: v.to(model.device) for k, v in batch.items()}
+            with torch.autocast(model.device.type, dtype=torch.bfloat16, enabled=autocast_bf16):
                 logits = model(**batch).logits
-            out[idx] = logits.float().numpy()
+            out[idx] = logits.float().cpu().numpy()
     model.train(was_training)
     return out

@@ -44,7 +44,9 @@ def cross_validate(cfg: Config, folds: int, quiet: bool = False) -> dict:
     scores = []
     with tempfile.TemporaryDirectory(prefix="stance-cv-") as tmp:
         for k in range(folds):
-            split = {a: "test" if f == k else "validation" if f == (k + 1) % folds else "train" for a, f in assign.items()}
+            split = {
+                a: "test" if f == k else "validation" if f == (k + 1) % folds else "train" for a, f in assign.items()
+            }
             splits = Path(tmp) / f"splits-{k}.json"
             splits.write_text(json.dumps({"articles": split}), encoding="utf-8")
             fold_cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, splits=str(splits)))

@@ -1,0 +1,215 @@
+"""Training from a config: end to end, determinism, kill + resume, the baseline, torchrun, CV."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from stance.cli import app
+from stance.model import UNSAFE_SUFFIXES
+
+REPO = Path(__file__).resolve().parent.parent
+TINY = REPO / "configs/tiny.yaml"
+runner = CliRunner()
+
+
+def sets(overrides: list[str]) -> list[str]:
+    return [arg for o in overrides for arg in ("--set", o)]
+
+
+def weights_digest(model_dir: Path) -> str:
+    import hashlib
+
+    from safetensors.torch import load_file
+
+    h = hashlib.sha256()
+    for name, tensor in sorted(load_file(model_dir / "model.safetensors").items()):
+        h.update(name.encode())
+        h.update(tensor.numpy().tobytes())
+    return h.hexdigest()
+
+
+def test_model_dir_is_self_describing(tiny_model):
+    files = {p.name for p in tiny_model.iterdir()}
+    assert {"config.json", "model.safetensors", "stance.json", "README.md", "tokenizer.json"} <= files
+    assert not [f for f in files if f.endswith(UNSAFE_SUFFIXES)]
+    meta = json.loads((tiny_model / "stance.json").read_text())
+    assert meta["type"] == "transformer"
+    assert meta["labels"] == ["threat_assessment", "policy_response", "reassurance", "other"]
+    assert meta["data_fingerprint"].startswith("sha256:")
+    assert set(meta["metrics"]) == {"validation", "test"}
+    assert 0.0 <= meta["metrics"]["test"]["macro_f1"] <= 1.0
+    assert meta["calibration"]["temperature"] > 0
+    assert "torch" in meta["versions"] and meta["training_seconds"] > 0
+    assert meta["config"]["model"]["max_length"] == 32
+    config = json.loads((tiny_model / "config.json").read_text())
+    assert config["id2label"] == {"0": "threat_assessment", "1": "policy_response", "2": "reassurance", "3": "other"}
+    card = (tiny_model / "README.md").read_text()
+    assert "## Intended use" in card and "| test |" in card
+
+
+def test_tiny_model_learns_something(tiny_model):
+    meta = json.loads((tiny_model / "stance.json").read_text())
+    assert meta["metrics"]["validation"]["macro_f1"] > 0.3  # chance on 4 balanced labels is ~0.25
+
+
+def test_training_is_deterministic(tmp_path, tiny_model, tiny_overrides):
+    out = tmp_path / "again"
+    result = runner.invoke(app, ["train", str(TINY), "--output", str(out), "--quiet", *sets(tiny_overrides)])
+    assert result.exit_code == 0, result.output
+    first = json.loads((tiny_model / "stance.json").read_text())
+    second = json.loads((out / "stance.json").read_text())
+    assert first["metrics"] == second["metrics"]
+    assert first["calibration"] == second["calibration"]
+    assert weights_digest(tiny_model) == weights_digest(out)
+
+
+def test_train_prints_validation_and_test_f1(tmp_path, tiny_overrides):
+    result = runner.invoke(app, ["train", str(TINY), "--output", str(tmp_path / "m"), *sets(tiny_overrides)])
+    assert result.exit_code == 0, result.output
+    assert "validation macro-F1" in result.stdout and "test       macro-F1" in result.stdout
+    assert "threat_assessment" in result.stdout
+
+
+def _train_cmd(out: Path, overrides: list[str], *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "stance",
+        "train",
+        str(TINY),
+        "--output",
+        str(out),
+        "--quiet",
+        *sets(overrides),
+        *extra,
+    ]
+
+
+def test_kill_and_resume_gives_the_same_model(tmp_path, tiny_overrides):
+    overrides = [*tiny_overrides, "train.epochs=30", "train.patience=0", "train.checkpoint_steps=7"]
+    reference = tmp_path / "reference"
+    subprocess.run(_train_cmd(reference, overrides), check=True, capture_output=True)
+
+    out = tmp_path / "killed"
+    proc = subprocess.Popen(_train_cmd(out, overrides), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    state = out.parent / f".{out.name}.run" / "checkpoint" / "state.json"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if state.is_file() and json.loads(state.read_text())["global_step"] >= 20:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not out.exists(), "the model dir must not exist before training finished"
+    step = json.loads(state.read_text())["global_step"]
+    assert step < 240, "the run finished before it could be killed"
+
+    # without --resume, the interrupted run is not silently thrown away
+    again = subprocess.run(_train_cmd(out, overrides), capture_output=True, text=True)
+    assert again.returncode == 2 and "--resume" in again.stderr
+
+    subprocess.run(_train_cmd(out, overrides, "--resume"), check=True, capture_output=True)
+    assert (
+        json.loads((out / "stance.json").read_text())["metrics"]
+        == json.loads((reference / "stance.json").read_text())["metrics"]
+    )
+    assert weights_digest(out) == weights_digest(reference)
+    assert not (out.parent / f".{out.name}.run").exists()
+
+
+def test_tfidf_baseline_saves_without_pickle_and_reloads(tfidf_model, corpus):
+    files = {p.name for p in tfidf_model.iterdir()}
+    assert files == {"stance.json", "README.md", "tfidf.json", "tfidf.safetensors"}
+    from inference import Predictor
+
+    meta = json.loads((tfidf_model / "stance.json").read_text())
+    assert meta["type"] == "tfidf"
+    # the reloaded model scores the test split exactly as the in-memory one did at training time
+    result = runner.invoke(app, ["evaluate", str(tfidf_model), "test", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert round(json.loads(result.stdout)["macro_f1"], 4) == meta["metrics"]["test"]["macro_f1"]
+    preds = Predictor.load(tfidf_model).predict(["The ministry agreed to buy new air defence."])
+    assert preds[0].label == "policy_response"
+
+
+def test_pipeline_loads_the_transformer_dir(tiny_model):
+    from transformers import pipeline
+
+    from inference import Predictor
+
+    texts = ["The missile threat is dangerous and growing.", "Officials said citizens are safe and calm."]
+    pipe = pipeline("text-classification", model=str(tiny_model), device="cpu")
+    ours = Predictor.load(tiny_model).predict(texts)
+    assert [p["label"] for p in pipe(texts)] == [p.label for p in ours]
+
+
+def test_context_option_trains_and_predicts(tmp_path, tiny_overrides):
+    out = tmp_path / "ctx"
+    result = runner.invoke(
+        app, ["train", str(TINY), "--output", str(out), "--quiet", *sets([*tiny_overrides, "data.context=1"])]
+    )
+    assert result.exit_code == 0, result.output
+    from inference import Predictor
+
+    predictor = Predictor.load(out)
+    assert predictor.context
+    with_ctx = predictor.predict_proba(["It can reach our cities."], ["The missile threat is dangerous."])
+    without = predictor.predict_proba(["It can reach our cities."], [""])
+    assert abs(with_ctx - without).max() > 0  # the previous sentence changes the input
+
+
+def test_cross_validation_reports_mean_and_std(tiny_overrides):
+    result = runner.invoke(
+        app, ["train", str(TINY), "--cv", "3", "--quiet", *sets([*tiny_overrides, "train.epochs=2"])]
+    )
+    assert result.exit_code == 0, result.output
+    assert "cross-validation (3 folds, grouped by article): macro-F1" in result.stdout
+    assert "±" in result.stdout
+
+
+def test_lock_refuses_a_second_training_into_the_same_output(tmp_path, tiny_overrides):
+    from stance.errors import StanceError
+    from training.api import output_lock
+
+    out = tmp_path / "locked"
+    with output_lock(out):
+        with pytest.raises(StanceError, match="locked"):
+            with output_lock(out):
+                pass
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="gloo on CPU")
+def test_torchrun_two_processes(tmp_path, tiny_overrides):
+    out = tmp_path / "ddp"
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "stance",
+        "train",
+        str(TINY),
+        "--output",
+        str(out),
+        "--quiet",
+        *sets(tiny_overrides),
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    meta = json.loads((out / "stance.json").read_text())
+    assert meta["type"] == "transformer" and set(meta["metrics"]) == {"validation", "test"}
+    from inference import Predictor
+
+    assert len(Predictor.load(out).predict(["The army will deploy troops."])) == 1
