@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import csv
 import heapq
 import itertools
@@ -91,7 +92,7 @@ def run_predict(
         from tqdm.auto import tqdm
 
         bar = tqdm(disable=not show_progress, unit=" sent", desc="predict", file=sys.stderr)
-        buffered = []
+        buffered = collections.deque()
 
         def items():
             for rec in records:
@@ -99,7 +100,7 @@ def run_predict(
                 yield rec["text"], rec.pop("_context")
 
         for pred in predictor.stream(items(), threshold=threshold, batch_size=batch_size):
-            rec = buffered.pop(0)
+            rec = buffered.popleft()
             bar.update(1)
             yield rec, pred
         bar.close()

@@ -266,17 +266,12 @@ def paired_bootstrap_diff(
     seed: int = 0,
 ) -> tuple[float, float]:
     """95% interval of macro-F1(b) - macro-F1(a), resampling the same rows for both models."""
-    import random
 
-    rng = random.Random(seed)
-    n = len(gold)
-    diffs = []
-    for _ in range(samples):
-        idx = [rng.randrange(n) for _ in range(n)]
+    def diff(idx: list[int]) -> float:
         g = [gold[i] for i in idx]
-        diffs.append(M.macro_f1(g, [pred_b[i] for i in idx], labels) - M.macro_f1(g, [pred_a[i] for i in idx], labels))
-    diffs.sort()
-    return diffs[int(0.025 * samples)], diffs[min(samples - 1, int(0.975 * samples))]
+        return M.macro_f1(g, [pred_b[i] for i in idx], labels) - M.macro_f1(g, [pred_a[i] for i in idx], labels)
+
+    return M.bootstrap_interval(len(gold), diff, samples, seed)
 
 
 def run_compare(

@@ -73,20 +73,22 @@ def reliability_bins(confidences: Sequence[float], correct: Sequence[bool], bins
     return out
 
 
-def bootstrap_ci(
-    gold: Sequence[str], pred: Sequence[str], metric, samples: int = 1000, seed: int = 0, alpha: float = 0.05
-) -> tuple[float, float]:
-    """Percentile bootstrap interval of metric(gold, pred) over resampled rows."""
+def bootstrap_interval(n: int, statistic, samples: int = 1000, seed: int = 0, alpha: float = 0.05):
+    """Percentile bootstrap: `statistic(indices)` over `samples` resamples of range(n) with replacement."""
     rng = random.Random(seed)
-    n = len(gold)
-    values = []
-    for _ in range(samples):
-        idx = [rng.randrange(n) for _ in range(n)]
-        values.append(metric([gold[i] for i in idx], [pred[i] for i in idx]))
-    values.sort()
+    values = sorted(statistic([rng.randrange(n) for _ in range(n)]) for _ in range(samples))
     lo = values[max(0, math.floor(alpha / 2 * samples))]
     hi = values[min(samples - 1, math.ceil((1 - alpha / 2) * samples) - 1)]
     return lo, hi
+
+
+def bootstrap_ci(
+    gold: Sequence[str], pred: Sequence[str], metric, samples: int = 1000, seed: int = 0, alpha: float = 0.05
+) -> tuple[float, float]:
+    """Interval of metric(gold, pred) over resampled rows."""
+    return bootstrap_interval(
+        len(gold), lambda idx: metric([gold[i] for i in idx], [pred[i] for i in idx]), samples, seed, alpha
+    )
 
 
 def summary(gold: Sequence[str], pred: Sequence[str], labels: Sequence[str]) -> dict:

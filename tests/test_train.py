@@ -79,9 +79,11 @@ def test_train_prints_validation_and_test_f1(tmp_path, tiny_overrides):
     assert "threat_assessment" in result.stdout
 
 
-def _train_cmd(out: Path, overrides: list[str], *extra: str) -> list[str]:
+def _train_cmd(out: Path, overrides: list[str], *extra: str, launcher: tuple[str, ...] = ()) -> list[str]:
+    """`python [-m launcher ...] -m stance train configs/tiny.yaml --output OUT --quiet --set ...`"""
     return [
         sys.executable,
+        *launcher,
         "-m",
         "stance",
         "train",
@@ -190,21 +192,9 @@ def test_lock_refuses_a_second_training_into_the_same_output(tmp_path, tiny_over
 @pytest.mark.skipif(sys.platform != "linux", reason="gloo on CPU")
 def test_torchrun_two_processes(tmp_path, tiny_overrides):
     out = tmp_path / "ddp"
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc_per_node=2",
-        "-m",
-        "stance",
-        "train",
-        str(TINY),
-        "--output",
-        str(out),
-        "--quiet",
-        *sets(tiny_overrides),
-    ]
+    cmd = _train_cmd(
+        out, tiny_overrides, launcher=("-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2")
+    )
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
