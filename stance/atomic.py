@@ -29,7 +29,10 @@ def atomic_open(
     """Open a temp file next to `path`; on success fsync and rename it over `path`, on error delete it."""
     path = Path(path)
     _check_parent(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise StanceError(f"cannot write to {path.parent}: {exc.strerror}", path=path) from None
     try:
         text = "b" not in mode
         with os.fdopen(fd, mode, encoding=encoding if text else None, newline=newline if text else None) as fh:
@@ -56,8 +59,11 @@ def write_json(path: str | Path, obj: object) -> None:
 def atomic_dir(path: str | Path) -> Iterator[Path]:
     """Build a directory under a temp name; on success swap it in for `path` (the old one is kept until then)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    except OSError as exc:
+        raise StanceError(f"cannot write to {path.parent}: {exc.strerror}", path=path) from None
     try:
         yield tmp
         old = None

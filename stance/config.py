@@ -168,10 +168,15 @@ def _absolutise(raw: dict, prefix: str, where: Path) -> None:
         if isinstance(value, dict):
             _absolutise(value, dotted + ".", where)
         elif dotted in PATH_KEYS and isinstance(value, str):
-            if dotted == "model.encoder" and value in ENCODER_ALIASES:
+            if dotted == "model.encoder" and not _path_like(value):
                 continue
             if not Path(value).is_absolute():
                 raw[key] = str((where / value).resolve())
+
+
+def _path_like(value: str) -> bool:
+    """An encoder value is a path if it looks like one; a bare name is an alias (or an error naming it)."""
+    return "/" in value or value.startswith(".") or value.startswith("~")
 
 
 def _merge(base: dict, over: dict) -> None:
@@ -262,7 +267,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise StanceError(f"--set {key}: '{part}' is not a section")
-        if key in PATH_KEYS and isinstance(value, str) and not (key == "model.encoder" and value in ENCODER_ALIASES):
+        if key in PATH_KEYS and isinstance(value, str) and (key != "model.encoder" or _path_like(value)):
             value = str(Path(value).resolve())
         node[parts[-1]] = value
         origin[key] = ("--set", None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import shutil
 import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -23,39 +24,51 @@ from stance.metrics import expected_calibration_error, summary
 from stance.model import META, fingerprint, model_card, versions
 
 
+def run_dir_for(output: Path) -> Path:
+    """Where a run keeps its lock and resumable checkpoint: `.NAME.run` beside the model dir."""
+    return output.parent / f".{output.name}.run"
+
+
 @contextlib.contextmanager
 def output_lock(output: Path) -> Iterator[None]:
     """An exclusive lock on the output model dir, so two trainings cannot write it at once.
-    The kernel drops it when the process dies, so a killed run never leaves a stale lock."""
-    output.parent.mkdir(parents=True, exist_ok=True)
-    path = output.parent / f".{output.name}.lock"
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+    The kernel drops it when the process dies, so a killed run never leaves a stale lock. The run dir
+    that holds it is removed again unless a checkpoint worth resuming is in it."""
+    run_dir = run_dir_for(output)
+    created = not run_dir.exists()
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(run_dir / "lock", os.O_CREAT | os.O_RDWR, 0o644)
+    except OSError as exc:
+        raise StanceError(f"cannot write to {output.parent}: {exc.strerror}", path=output) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise StanceError("another training is writing this model directory (locked)", path=output) from None
-        yield
+        try:
+            yield
+        finally:
+            if created and not (run_dir / "checkpoint").exists() or output.exists():
+                shutil.rmtree(run_dir, ignore_errors=True)
     finally:
         os.close(fd)
-
-
-def run_dir_for(output: Path) -> Path:
-    return output.parent / f".{output.name}.run"
 
 
 def train_model(cfg: Config, output: str | Path, resume: bool = False, quiet: bool = False) -> dict:
     """Train per `cfg` and write a model dir at `output`; returns its stance.json contents."""
     output = Path(output)
     rank = int(os.environ.get("RANK", "0"))
+    if cfg.model.type == "transformer":
+        cfg.encoder_path()  # a bad encoder or bad data fails before anything is written
+    corpus = load_corpus(cfg)
+    run_dir = run_dir_for(output)
+    if (run_dir / "checkpoint").exists() and not resume and rank == 0:
+        raise StanceError(
+            f"an interrupted run is in {run_dir}: pass --resume to continue it, or delete it", path=output
+        )
     lock = output_lock(output) if rank == 0 else contextlib.nullcontext()
     with lock:
-        run_dir = run_dir_for(output)
-        if (run_dir / "checkpoint").exists() and not resume:
-            raise StanceError(
-                f"an interrupted run is in {run_dir}: pass --resume to continue it, or delete it", path=output
-            )
-        corpus = load_corpus(cfg)
         start = time.time()
         labels = cfg.labels
         field_t, field_l = cfg.data.text_field, cfg.data.label_field
@@ -65,7 +78,7 @@ def train_model(cfg: Config, output: str | Path, resume: bool = False, quiet: bo
             from stance.encoding import batched_logits
             from training.loop import train_transformer
 
-            run_dir.mkdir(parents=True, exist_ok=True)
+            run_dir.mkdir(parents=True, exist_ok=True)  # other ranks do not take the lock
             result = train_transformer(cfg, corpus, run_dir, resume, quiet)
 
             def logits_of(rows):
@@ -131,10 +144,6 @@ def train_model(cfg: Config, output: str | Path, resume: bool = False, quiet: bo
                 result.save(tmp)
             write_json(tmp / META, meta)
             write_text(tmp / "README.md", model_card(meta))
-        if cfg.model.type == "transformer":
-            from training.loop import clean_run_dir
-
-            clean_run_dir(run_dir)
         if not quiet:
             print(report_lines(meta, output))
         return meta

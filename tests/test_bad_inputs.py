@@ -1,0 +1,287 @@
+"""Bad input, driven through the CLI as a user would: every case exits 2 with one line on stderr that names
+the problem, prints no traceback, and leaves no output file behind."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from stance.cli import app
+
+REPO = Path(__file__).resolve().parent.parent
+BASE = REPO / "configs/base.yaml"
+TINY = REPO / "configs/tiny.yaml"
+runner = CliRunner()
+
+
+def check_user_error(args: list[str], *expected: str, output: Path | None = None, input: str | None = None):
+    result = runner.invoke(app, args, input=input)
+    assert result.exit_code == 2, (result.exit_code, result.output)
+    lines = result.stderr.strip().splitlines()
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert len(errors) == 1, lines
+    for part in expected:
+        assert part in errors[0], (part, errors[0])
+    assert "Traceback" not in result.output
+    if output is not None:
+        assert not output.exists()
+        leftovers = (
+            [p.name for p in output.parent.iterdir() if p.name.startswith(f".{output.name}")]
+            if output.parent.is_dir()
+            else []
+        )
+        assert leftovers == []
+    return errors[0]
+
+
+def write(path: Path, text: str | bytes) -> Path:
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+# --- config ----------------------------------------------------------------------------------------------
+
+
+def test_config_missing_file(tmp_path):
+    check_user_error(["train", str(tmp_path / "nope.yaml")], "nope.yaml", "config file not found")
+
+
+def test_config_invalid_yaml(tmp_path):
+    path = write(tmp_path / "c.yaml", "train:\n  epochs: [1,\n")
+    check_user_error(["train", str(path)], str(path), "invalid YAML")
+
+
+def test_config_unknown_key(tmp_path):
+    path = write(tmp_path / "c.yaml", f"inherit: {BASE}\nmodel:\n  layers: 3\n")
+    check_user_error(["train", str(path)], f"{path}:3", "unknown key 'model.layers'")
+
+
+def test_config_wrong_type(tmp_path):
+    path = write(tmp_path / "c.yaml", f"inherit: {BASE}\ntrain:\n  batch_size: big\n")
+    check_user_error(["train", str(path)], f"{path}:3", "train.batch_size", "expected int")
+
+
+def test_config_unknown_encoder_alias(tmp_path, corpus):
+    sentences, splits = corpus
+    out = tmp_path / "m"
+    check_user_error(
+        [
+            "train",
+            str(BASE),
+            "--output",
+            str(out),
+            "--set",
+            "model.encoder=bert-huge",
+            "--set",
+            f"data.sentences={sentences}",
+            "--set",
+            f"data.splits={splits}",
+        ],
+        "unknown encoder 'bert-huge'",
+        output=out,
+    )
+
+
+def test_config_missing_data_path(tmp_path):
+    out = tmp_path / "m"
+    check_user_error(
+        [
+            "train",
+            str(REPO / "configs/tfidf.yaml"),
+            "--output",
+            str(out),
+            "--set",
+            f"data.sentences={tmp_path}/none.jsonl",
+        ],
+        "none.jsonl",
+        "file not found",
+        output=out,
+    )
+
+
+def test_config_duplicate_labels(tmp_path):
+    path = write(tmp_path / "c.yaml", "labels: [threat_assessment, other, other]\n")
+    check_user_error(["train", str(path)], str(path), "duplicate labels: other")
+
+
+def test_config_bad_override():
+    check_user_error(["train", str(BASE), "--set", "train.epochs"], "section.key=value")
+
+
+# --- data ------------------------------------------------------------------------------------------------
+
+
+def test_empty_data_file(tiny_model, tmp_path):
+    check_user_error(
+        ["evaluate", str(tiny_model), str(write(tmp_path / "e.jsonl", ""))], "e.jsonl", "no labeled records"
+    )
+
+
+def test_empty_input_file_for_predict(tiny_model, tmp_path):
+    out = tmp_path / "out.jsonl"
+    check_user_error(
+        ["predict", str(tiny_model), "--input", str(write(tmp_path / "e.jsonl", "\n\n")), "--output", str(out)],
+        "no input texts",
+        output=out,
+    )
+
+
+def test_malformed_json_line_names_file_and_line(tiny_model, tmp_path):
+    path = write(tmp_path / "d.jsonl", '{"text": "ok", "label": "other"}\n{"text": "broken"\n')
+    check_user_error(["evaluate", str(tiny_model), str(path)], f"{path}:2", "malformed JSON")
+
+
+def test_csv_without_text_column(tiny_model, tmp_path):
+    path = write(tmp_path / "d.csv", "sentence,label\nA sentence.,other\n")
+    check_user_error(["evaluate", str(tiny_model), str(path)], f"{path}:1", "no 'text' column")
+
+
+def test_unknown_label(tiny_model, tmp_path):
+    path = write(tmp_path / "d.jsonl", '{"text": "A.", "label": "panic"}\n')
+    check_user_error(["evaluate", str(tiny_model), str(path)], f"{path}:1", "unknown label 'panic'")
+
+
+@pytest.mark.parametrize("text", ["", "   \t "])
+def test_empty_or_whitespace_text(tiny_model, tmp_path, text):
+    path = write(tmp_path / "d.jsonl", json.dumps({"text": text, "label": "other"}) + "\n")
+    check_user_error(["evaluate", str(tiny_model), str(path)], f"{path}:1", "field 'text' is empty")
+
+
+def test_not_utf8(tiny_model, tmp_path):
+    path = write(tmp_path / "d.jsonl", b'{"text": "fine", "label": "other"}\n{"text": "caf\xe9", "label": "other"}\n')
+    check_user_error(["evaluate", str(tiny_model), str(path)], str(path), "not valid UTF-8")
+
+
+def test_not_utf8_article(tiny_model, tmp_path):
+    path = write(tmp_path / "a.txt", b"Headline\nBody \xff\xfe text.\n")
+    check_user_error(["predict", str(tiny_model), "--input", str(path)], f"{path}:2", "not valid UTF-8")
+
+
+def test_utf8_bom_is_accepted(tiny_model, tmp_path):
+    path = write(tmp_path / "d.jsonl", "\ufeff" + json.dumps({"text": "The army deploys.", "label": "other"}) + "\n")
+    result = runner.invoke(app, ["evaluate", str(tiny_model), str(path), "-f", "json"])
+    assert result.exit_code == 0 and json.loads(result.stdout)["n"] == 1
+
+
+def test_one_megabyte_line_is_truncated_with_a_warning(tiny_model, tmp_path):
+    path = write(tmp_path / "d.jsonl", json.dumps({"text": "word " * 200_000}) + "\n")
+    result = runner.invoke(app, ["predict", str(tiny_model), "--input", str(path), "-f", "jsonl"])
+    assert result.exit_code == 0, result.output
+    assert "warning:" in result.stderr and "cut to" in result.stderr
+    assert len(json.loads(result.stdout)["text"]) <= 20_000
+
+
+def test_crlf_line_ends(tiny_model, tmp_path):
+    path = write(tmp_path / "d.csv", "text,label\r\nThe army deploys.,other\r\nCalm.,reassurance\r\n")
+    result = runner.invoke(app, ["evaluate", str(tiny_model), str(path), "-f", "json"])
+    assert result.exit_code == 0 and json.loads(result.stdout)["n"] == 2
+    path = write(tmp_path / "d.jsonl", '{"text": "A.", "label": "other"}\r\n{"text": "B.", "label": "other"}\r\n')
+    result = runner.invoke(app, ["evaluate", str(tiny_model), str(path), "-f", "json"])
+    assert result.exit_code == 0 and json.loads(result.stdout)["n"] == 2
+
+
+def test_unknown_input_suffix(tiny_model, tmp_path):
+    check_user_error(["predict", str(tiny_model), "--input", str(write(tmp_path / "d.xlsx", "x"))], "unknown file type")
+
+
+# --- model directories -----------------------------------------------------------------------------------
+
+
+def test_model_dir_missing(tmp_path):
+    check_user_error(["predict", str(tmp_path / "nomodel"), "x"], "nomodel", "model directory not found")
+
+
+def test_model_dir_empty(tmp_path):
+    (tmp_path / "empty").mkdir()
+    check_user_error(["predict", str(tmp_path / "empty"), "x"], "no stance.json")
+
+
+def copy_model(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_model_dir_corrupt_meta(tiny_model, tmp_path):
+    model = copy_model(tiny_model, tmp_path / "m")
+    write(model / "stance.json", "{not json")
+    check_user_error(["predict", str(model), "x"], "corrupt stance.json")
+
+
+def test_model_dir_meta_without_labels(tiny_model, tmp_path):
+    model = copy_model(tiny_model, tmp_path / "m")
+    meta = json.loads((model / "stance.json").read_text())
+    del meta["labels"]
+    write(model / "stance.json", json.dumps(meta))
+    check_user_error(["predict", str(model), "x"], "missing 'labels'")
+
+
+def test_model_dir_weights_missing(tiny_model, tmp_path):
+    model = copy_model(tiny_model, tmp_path / "m")
+    (model / "model.safetensors").unlink()
+    check_user_error(["predict", str(model), "x"], "weights missing")
+
+
+def test_model_labels_do_not_match_weights(tiny_model, tmp_path):
+    model = copy_model(tiny_model, tmp_path / "m")
+    meta = json.loads((model / "stance.json").read_text())
+    meta["labels"] = ["a", "b", "c"]
+    write(model / "stance.json", json.dumps(meta))
+    check_user_error(["predict", str(model), "x"], "4 outputs", "3 labels")
+
+
+def test_model_labels_do_not_match_the_data(tfidf_model, tmp_path):
+    path = write(tmp_path / "d.jsonl", '{"text": "A.", "label": "THREAT"}\n')
+    check_user_error(["evaluate", str(tfidf_model), str(path)], "unknown label 'THREAT'")
+
+
+@pytest.mark.parametrize("name", ["weights.pkl", "pytorch_model.bin", "optimizer.pt", "model.joblib"])
+def test_pickle_files_are_refused(tiny_model, tmp_path, name):
+    model = copy_model(tiny_model, tmp_path / "m")
+    write(model / name, b"\x80\x04K\x01.")
+    check_user_error(["predict", str(model), "x"], "refusing to load", name)
+
+
+# --- predict and evaluate options ------------------------------------------------------------------------
+
+
+def test_output_into_missing_directory(tiny_model, tmp_path):
+    check_user_error(
+        ["predict", str(tiny_model), "x", "--output", str(tmp_path / "no" / "p.jsonl")],
+        "output directory does not exist",
+    )
+
+
+def test_output_into_unwritable_directory(tiny_model):
+    check_user_error(["predict", str(tiny_model), "x", "--output", "/proc/stance-test.jsonl"], "cannot write to /proc")
+
+
+def test_report_into_unwritable_directory(tiny_model):
+    check_user_error(["evaluate", str(tiny_model), "test", "--report", "/proc/stance-report"], "cannot write to /proc")
+
+
+def test_empty_stdin(tiny_model):
+    check_user_error(["predict", str(tiny_model), "-"], "no input texts", input="")
+
+
+@pytest.mark.parametrize("value", ["-1", "1.01"])
+def test_threshold_out_of_range(tiny_model, value):
+    check_user_error(["predict", str(tiny_model), "x", "--threshold", value], "--threshold must be between 0 and 1")
+
+
+def test_bad_format(tiny_model):
+    check_user_error(["predict", str(tiny_model), "x", "--format", "xml"], "--format must be one of")
+
+
+def test_text_and_input_together(tiny_model, tmp_path):
+    check_user_error(["predict", str(tiny_model), "x", "--input", str(write(tmp_path / "a.txt", "A."))], "not both")
+
+
+def test_compare_needs_two_models(tiny_model):
+    check_user_error(["compare", str(tiny_model), "--data", "test"], "at least two")
