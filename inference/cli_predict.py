@@ -85,7 +85,6 @@ def run_predict(
     from inference.predictor import Predictor
 
     predictor = Predictor.load(model_dir, precision=precision)
-    pairs = []  # (record, prediction) stream, built lazily
     show_progress = not quiet and input is not None and not is_article
 
     def labelled():
@@ -105,7 +104,7 @@ def run_predict(
             yield rec, pred
         bar.close()
 
-    pairs = labelled()
+    pairs = labelled()  # (record, prediction), lazily
     stats = _Summary(predictor.labels) if summary else None
     if output is not None:
         with atomic_open(output, newline="") as fh:

@@ -163,7 +163,7 @@ LabelsConfigOpt = typer.Option(None, "--config", "-c", help="Config whose label 
 def _labels(config: Path | None) -> list[str]:
     from stance.config import load_config
 
-    return load_config(config).labels if config else load_config(None).labels
+    return load_config(config).labels
 
 
 @data_app.command("sentences")
