@@ -1,0 +1,57 @@
+"""Which int8 quantisation keeps accuracy: validation macro-F1 and speed of fp32 vs dynamic int8 variants.
+Scored on the VALIDATION split (choices made here must not look at test).
+
+    python benchmarks/int8_variants.py [MODEL_DIR]
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def main() -> None:
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from inference.evaluation import load_eval_rows
+    from stance import metrics as M
+    from stance.encoding import batched_logits
+    from stance.model import read_meta
+
+    model_dir = Path(sys.argv[1] if len(sys.argv) > 1 else "models/minilm")
+    meta = read_meta(model_dir)
+    labels = meta["labels"]
+    rows = load_eval_rows(model_dir, [Path("validation")], labels, "text", "label", False)
+    texts, gold = [r["text"] for r in rows], [r["gold"] for r in rows]
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    max_length = meta["config"]["model"]["max_length"]
+
+    def load():
+        return AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
+
+    def quantize(model, qconfig):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return torch.ao.quantization.quantize_dynamic(model, qconfig, dtype=torch.qint8)
+
+    variants = {
+        "fp32": load(),
+        "int8 per-tensor": quantize(load(), {torch.nn.Linear}),
+        "int8 per-channel": quantize(load(), {torch.nn.Linear: torch.ao.quantization.per_channel_dynamic_qconfig}),
+    }
+    for name, model in variants.items():
+        batched_logits(model, tokenizer, texts[:64], None, max_length)  # warm-up
+        start = time.perf_counter()
+        logits = batched_logits(model, tokenizer, texts, None, max_length)
+        rate = len(texts) / (time.perf_counter() - start)
+        f1 = M.macro_f1(gold, [labels[i] for i in logits.argmax(1)], labels)
+        print(f"{name:<18} {rate:6.0f} sentences/s   validation macro-F1 {f1:.4f}")
+
+
+if __name__ == "__main__":
+    main()
