@@ -238,6 +238,87 @@ def data_split(
     typer.echo(f"sizes {result['sizes']}, max label-share gap {result['max_label_share_gap']:.3f}")
 
 
+@data_app.command("label")
+@_user_errors
+def data_label(
+    path: Path = typer.Argument(..., help="JSONL of sentences (from `stance data sentences` or `suggest`)."),
+    model: Path | None = typer.Option(None, "--model", "-m", help="Show this model's suggestion and probabilities."),
+    keys: str | None = typer.Option(None, "--keys", help="Scripted answers, comma-separated (default: stdin)."),
+    config: Path | None = LabelsConfigOpt,
+) -> None:
+    """Label sentences one at a time: 1-4 or a label's initial, s skip, u undo, q quit. Saved after every answer."""
+    import sys
+
+    from stance.annotate import keys_from, label_session
+
+    suggest = None
+    if model is not None:
+        from inference.predictor import Predictor
+
+        predictor = Predictor.load(model)
+
+        def suggest(texts, contexts):
+            return [p.as_dict() for p in predictor.predict(texts, contexts)]
+
+    result = label_session(path, _labels(config), keys_from(keys, sys.stdin), sys.stdout, suggest)
+    typer.echo(
+        f"\n{result['labeled']} labeled, {result['skipped']} skipped, {result['remaining']} to do "
+        f"({result['answered']} answers this session; saved to {path})"
+    )
+
+
+@data_app.command("suggest")
+@_user_errors
+def data_suggest(
+    model_dir: Path = typer.Argument(..., help="A trained model directory."),
+    pool: Path = typer.Argument(..., help="JSONL/CSV of unlabelled sentences (label null or missing)."),
+    n: int = typer.Option(50, "-n", help="How many sentences to pick."),
+    strategy: str = typer.Option("margin", "--strategy", help="margin | entropy"),
+    max_similarity: float = typer.Option(0.8, "--max-similarity", help="Skip near-copies (token Jaccard)."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write JSONL here (atomically)."),
+) -> None:
+    """Pick the N unlabelled sentences the model is least sure about, ready for `stance data label`."""
+    import json
+
+    from inference.suggest import suggest
+
+    picked = suggest(model_dir, pool, n, strategy, max_similarity)
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in picked)
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        from stance.atomic import write_text
+
+        write_text(output, text)
+        typer.echo(f"{len(picked)} sentences written to {output}", err=True)
+
+
+@data_app.command("audit")
+@_user_errors
+def data_audit(
+    config: Path = typer.Argument(Path("configs/tfidf.yaml"), help="Config whose corpus to audit (TF-IDF)."),
+    folds: int = typer.Option(5, "--folds", help="Folds for out-of-fold probabilities (grouped by article)."),
+    top: int = typer.Option(20, "--top", help="Rows in the printed table."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write all candidates as JSONL here."),
+    overrides: list[str] | None = SetOpt,
+) -> None:
+    """Rank likely label errors in the corpus (confident learning on out-of-fold probabilities)."""
+    import json
+
+    from stance.config import load_config
+    from training.audit import audit
+
+    issues = audit(load_config(config, overrides or []), folds)
+    if output is not None:
+        from stance.atomic import write_text
+
+        write_text(output, "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in issues))
+    typer.echo(f"{len(issues)} likely label errors; top {min(top, len(issues))}:")
+    typer.echo(f"{'score':>5}  {'given':<18} {'suggested':<18} text")
+    for e in issues[:top]:
+        typer.echo(f"{e['score']:5.2f}  {e['given']:<18} {e['suggested']:<18} {e['text'][:90]}")
+
+
 def main() -> None:
     app()
 
