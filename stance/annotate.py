@@ -37,6 +37,7 @@ def label_session(
     keys: Iterator[str],
     out: TextIO,
     suggest: Callable[[list[str], list[str]], list[dict]] | None = None,
+    echo: bool = False,
 ) -> dict:
     """Run a labelling session over `path` (JSONL with `text` and `label`, null = to do).
     Returns counts: labeled, skipped, remaining."""
@@ -71,6 +72,8 @@ def label_session(
             out.write(f"  model: {s['label']} ({probs})\n")
         out.write(help_line + "\n> ")
         key = next(keys, None)
+        if echo and key is not None:
+            out.write(f"{key}\n")  # scripted or piped keys: show them as if typed
         if key is None or key.strip().lower() == QUIT:
             out.write("quit\n")
             break

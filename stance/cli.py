@@ -260,7 +260,8 @@ def data_label(
         def suggest(texts, contexts):
             return [p.as_dict() for p in predictor.predict(texts, contexts)]
 
-    result = label_session(path, _labels(config), keys_from(keys, sys.stdin), sys.stdout, suggest)
+    echo = keys is not None or not sys.stdin.isatty()
+    result = label_session(path, _labels(config), keys_from(keys, sys.stdin), sys.stdout, suggest, echo)
     typer.echo(
         f"\n{result['labeled']} labeled, {result['skipped']} skipped, {result['remaining']} to do "
         f"({result['answered']} answers this session; saved to {path})"

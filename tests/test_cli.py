@@ -25,7 +25,7 @@ def test_help_lists_commands():
 def test_data_help_lists_tools():
     result = runner.invoke(app, ["data", "--help"])
     assert result.exit_code == 0
-    for command in ("sentences", "validate", "stats", "split"):
+    for command in ("sentences", "validate", "stats", "split", "label", "suggest", "audit"):
         assert command in result.output
 
 
