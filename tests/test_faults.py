@@ -82,7 +82,15 @@ def test_crash_while_writing_a_model_dir_keeps_the_previous_one(tmp_path, corpus
     with pytest.raises(RuntimeError, match="disk full"):
         train_model(cfg, out, quiet=True)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no temp dir, no run dir left
+    if kind == "tfidf":
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no temp dir, no run dir left
+    else:
+        # the finished run's checkpoint is kept, so --resume only has to write the model dir again
+        assert sorted(p.name for p in tmp_path.iterdir()) == [".model.run", "model"]
+        monkeypatch.undo()
+        meta = train_model(cfg, out, resume=True, quiet=True)
+        assert json.loads((out / "stance.json").read_text())["metrics"] == meta["metrics"]
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
 
 
 def test_crash_while_writing_predictions_keeps_the_previous_file(tiny_model, tmp_path, monkeypatch):

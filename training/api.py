@@ -33,9 +33,8 @@ def run_dir_for(output: Path) -> Path:
 def output_lock(output: Path) -> Iterator[None]:
     """An exclusive lock on the output model dir, so two trainings cannot write it at once.
     The kernel drops it when the process dies, so a killed run never leaves a stale lock. The run dir
-    that holds it is removed again unless a checkpoint worth resuming is in it."""
+    that holds it is removed after success, or after a failure that left no checkpoint to resume."""
     run_dir = run_dir_for(output)
-    created = not run_dir.exists()
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(run_dir / "lock", os.O_CREAT | os.O_RDWR, 0o644)
@@ -46,10 +45,12 @@ def output_lock(output: Path) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise StanceError("another training is writing this model directory (locked)", path=output) from None
+        succeeded = False
         try:
             yield
+            succeeded = True
         finally:
-            if created and not (run_dir / "checkpoint").exists() or output.exists():
+            if succeeded or not (run_dir / "checkpoint").exists():
                 shutil.rmtree(run_dir, ignore_errors=True)
     finally:
         os.close(fd)
