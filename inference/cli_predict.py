@@ -22,32 +22,26 @@ FORMATS = ("table", "jsonl", "csv")
 TOP_PER_LABEL = 3  # sentences shown per label in --summary
 
 
-def _inputs(texts: list[str], input: Path | None, text_field: str) -> tuple[Iterator[dict], bool]:
-    """(records with a `text` and `_context`, is_article)."""
+def _inputs(texts: list[str], input: Path | None, text_field: str) -> tuple[Iterator[tuple[dict, str, str]], bool]:
+    """((record, text, previous sentence) for each input, is_article). Records are output as read."""
     if input is not None and texts:
         raise StanceError("give TEXT arguments or --input, not both")
     if input is not None:
-        fmt = file_format(input)
-        if fmt == "article":
-            article = read_article(input)
-            records = article.sentences()
-            previous = ""
+        if file_format(input) == "article":
+            records = read_article(input).sentences()
             for rec in records:
                 rec.pop("label")
-                rec["_context"], previous = previous, rec["text"]
-            return iter(records), True
-        return (
-            dict(row, _context="", text=row[text_field]) if text_field != "text" else dict(row, _context="")
-            for _, row in read_records(input, text_field)
-        ), False
+            contexts = ["", *(rec["text"] for rec in records[:-1])]
+            return ((rec, rec["text"], ctx) for rec, ctx in zip(records, contexts, strict=True)), True
+        return ((row, row[text_field], "") for _, row in read_records(input, text_field)), False
     if texts == ["-"]:
-        return (dict(row, _context="") for _, row in read_texts_stdin()), False
+        return ((row, row["text"], "") for _, row in read_texts_stdin()), False
     if not texts:
         raise StanceError("nothing to label: give TEXT arguments, --input FILE, or '-' for stdin")
     for text in texts:
         if not text.strip():
             raise StanceError("an input text is empty")
-    return iter({"text": t, "_context": ""} for t in texts), False
+    return (({"text": t}, t, "") for t in texts), False
 
 
 def run_predict(
@@ -87,47 +81,46 @@ def run_predict(
     predictor = Predictor.load(model_dir, precision=precision)
     show_progress = not quiet and input is not None and not is_article
 
+    stats = _Summary(predictor.labels) if summary else None
+
     def labelled():
+        """(record, prediction) pairs, lazily; records wait in `pending` while their chunk is predicted."""
         from tqdm.auto import tqdm
 
         bar = tqdm(disable=not show_progress, unit=" sent", desc="predict", file=sys.stderr)
-        buffered = collections.deque()
+        pending = collections.deque()
 
         def items():
-            for rec in records:
-                buffered.append(rec)
-                yield rec["text"], rec.pop("_context")
+            for rec, text, context in records:
+                pending.append(rec)
+                yield text, context
 
         for pred in predictor.stream(items(), threshold=threshold, batch_size=batch_size):
-            rec = buffered.popleft()
             bar.update(1)
-            yield rec, pred
+            if stats is not None:
+                stats.add(pred)
+            yield pending.popleft(), pred
         bar.close()
 
-    pairs = labelled()  # (record, prediction), lazily
-    stats = _Summary(predictor.labels) if summary else None
+    pairs = labelled()
     if output is not None:
         with atomic_open(output, newline="") as fh:
-            _write(fh, fmt, pairs, predictor.labels, stats)
+            _write(fh, fmt, pairs)
         if not quiet:
             print(f"wrote {output}", file=sys.stderr)
     else:
-        _write(sys.stdout, fmt, pairs, predictor.labels, stats)
+        _write(sys.stdout, fmt, pairs)
     if stats is not None:
         print(stats.render(), file=sys.stdout if output is None else sys.stderr)
 
 
-def _write(fh, fmt: str, pairs, labels: list[str], stats: _Summary | None) -> None:
+def _write(fh, fmt: str, pairs) -> None:
     if fmt == "jsonl":
         for rec, pred in pairs:
-            if stats:
-                stats.add(pred)
             fh.write(json.dumps({**rec, **pred.as_dict()}, ensure_ascii=False) + "\n")
     elif fmt == "csv":
         writer = None
         for rec, pred in pairs:
-            if stats:
-                stats.add(pred)
             row = {
                 **{k: v for k, v in rec.items() if not isinstance(v, (dict, list))},
                 "label": pred.label,
@@ -143,9 +136,7 @@ def _write(fh, fmt: str, pairs, labels: list[str], stats: _Summary | None) -> No
         text_width = max(30, width - 32)
         fh.write(f"{'#':>4}  {'label':<18} {'score':>5}  text\n")
         for n, (rec, pred) in enumerate(pairs):
-            if stats:
-                stats.add(pred)
-            text = rec["text"] if len(rec["text"]) <= text_width else rec["text"][: text_width - 1] + "…"
+            text = pred.text if len(pred.text) <= text_width else pred.text[: text_width - 1] + "…"
             fh.write(f"{rec.get('index', n):>4}  {pred.label:<18} {pred.score:5.2f}  {text}\n")
 
 

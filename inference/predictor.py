@@ -65,11 +65,11 @@ class Predictor:
             import numpy as np
 
             return np.zeros((0, len(self.labels)), dtype=np.float32)
-        return self._backend.logits(
-            list(texts),
-            list(contexts) if self.context and contexts is not None else ([""] * len(texts) if self.context else None),
-            batch_size,
-        )
+        if not self.context:
+            contexts = None  # a model trained without context ignores it
+        elif contexts is None:
+            contexts = [""] * len(texts)
+        return self._backend.logits(list(texts), None if contexts is None else list(contexts), batch_size)
 
     def predict_proba(self, texts: Sequence[str], contexts: Sequence[str] | None = None, batch_size: int = 64):
         """Calibrated probabilities, one row per text, columns in `self.labels` order."""
@@ -184,7 +184,6 @@ class _TfidfBackend:
         self.coef, self.intercept = weights["coef"], weights["intercept"]
 
     def logits(self, texts, contexts, batch_size):
-        from scipy.sparse import hstack
+        from stance.encoding import tfidf_logits
 
-        x = hstack([v.transform(texts) for v in self.vectorizers]).tocsr()
-        return x @ self.coef.T + self.intercept
+        return tfidf_logits(self.vectorizers, self.coef, self.intercept, texts)

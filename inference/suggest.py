@@ -62,7 +62,7 @@ def suggest(
             break
     out = []
     for i in picked:
-        rec = {k: v for k, v in rows[i].items()}
+        rec = dict(rows[i])
         rec["label"] = None
         rec["suggested"] = predictor.labels[int(probs[i].argmax())]
         rec["uncertainty"] = round(scores[i], 4)

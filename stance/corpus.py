@@ -47,10 +47,6 @@ def near_duplicates(texts: list[str], threshold: float = NEAR_DUP_JACCARD) -> li
     return pairs
 
 
-def _read_corpus(path: Path, text_field: str) -> list[tuple[int, dict]]:
-    return list(read_records(path, text_field))
-
-
 def validate(
     sentences: Path,
     splits_path: Path | None,
@@ -61,7 +57,7 @@ def validate(
 ) -> dict:
     """Check a labeled corpus; raise StanceError naming file:line on the first hard error.
     Returns a summary with counts and warnings."""
-    rows = _read_corpus(sentences, text_field)
+    rows = list(read_records(sentences, text_field))
     if not rows:
         raise StanceError("no records", path=sentences)
     seen_ids: dict[str, int] = {}

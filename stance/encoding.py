@@ -48,3 +48,12 @@ def batched_logits(
             out[idx] = logits.float().cpu().numpy()
     model.train(was_training)
     return out
+
+
+def tfidf_logits(vectorizers, coef, intercept, texts: Sequence[str]):
+    """TF-IDF baseline scores: the vectorizers' features side by side, times the coefficients. One function
+    for training and inference, so the metrics stored at training time are what a loaded model gives."""
+    from scipy.sparse import hstack
+
+    x = hstack([v.transform(texts) for v in vectorizers]).tocsr()
+    return x @ coef.T + intercept

@@ -45,11 +45,9 @@ class TfidfModel:
         return coef, intercept
 
     def logits(self, texts: list[str]):
-        from scipy.sparse import hstack
+        from stance.encoding import tfidf_logits
 
-        x = hstack([self.word.transform(texts), self.char.transform(texts)]).tocsr()
-        coef, intercept = self.weights()
-        return x @ coef.T + intercept
+        return tfidf_logits([self.word, self.char], *self.weights(), texts)
 
     def save(self, out: Path) -> None:
         import numpy as np
