@@ -171,3 +171,51 @@ def test_streaming_keeps_input_order(tiny_model):
     texts = [f"Sentence number {i} " + "word " * (i % 13) for i in range(50)]
     streamed = [p.text for p in predictor.stream(((t, None) for t in texts), chunk=16)]
     assert streamed == texts
+
+
+def _tiny(tiny_model):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(tiny_model), AutoModelForSequenceClassification.from_pretrained(tiny_model)
+
+
+@pytest.mark.parametrize("pairs", [False, True])
+def test_cls_forward_equals_the_full_forward(tiny_model, pairs):
+    """The fast path (last layer for [CLS] only) gives the model's own logits, padded batches included."""
+    import torch
+
+    from stance.encoding import cls_forward
+
+    tokenizer, model = _tiny(tiny_model)
+    model.eval()
+    texts = ["Drones crossed the border.", "The ministry will buy six radars for the northern coast next year.", "No."]
+    second = ["Earlier sentence.", "", "What happened next?"] if pairs else None
+    batch = tokenizer(texts, second, padding=True, return_tensors="pt")
+    assert not bool(batch["attention_mask"].all())  # the mask path is exercised
+    fast = cls_forward(model)
+    assert fast is not None
+    with torch.inference_mode():
+        assert torch.allclose(fast(**batch), model(**batch).logits, atol=1e-5)
+
+
+def test_cls_forward_declines_other_architectures(tiny_model):
+    from stance.encoding import cls_forward
+
+    _, model = _tiny(tiny_model)
+    model.config.position_embedding_type = "relative_key"
+    assert cls_forward(model) is None
+
+
+def test_equal_length_batches_and_parallel_workers_give_the_same_logits(tiny_model):
+    import numpy as np
+
+    from stance.encoding import batched_logits, length_batches
+
+    lengths = [5, 3, 5, 9, 3, 5, 5]
+    assert length_batches(lengths, 2) == [[1, 4], [0, 2], [5, 6], [3]]
+    tokenizer, model = _tiny(tiny_model)
+    texts = [f"Sentence {i} " + "word " * (i % 7) for i in range(40)]
+    one = batched_logits(model, tokenizer, texts, None, 64, batch_size=4, workers=1)
+    two = batched_logits(model, tokenizer, texts, None, 64, batch_size=4, workers=2)
+    full = model(**tokenizer(texts[:1], return_tensors="pt")).logits.detach().numpy()
+    assert np.allclose(one, two, atol=1e-5) and np.allclose(one[:1], full, atol=1e-5)
