@@ -230,12 +230,19 @@ def data_split(
     path: Path = CorpusArg,
     output: Path | None = typer.Option(None, "--output", "-o", help="Default: splits.json beside PATH."),
     seed: int = typer.Option(13, "--seed"),
+    extend: bool = typer.Option(
+        False, "--extend", help="Keep every article already in the splits file where it is; split only new ones."
+    ),
 ) -> None:
     """(Re)make the article-grouped train/validation/test split (about 70/15/15)."""
     from stance.corpus import make_splits
+    from stance.data import load_splits
 
-    result = make_splits(path, output or path.parent / "splits.json", seed=seed)
-    typer.echo(f"sizes {result['sizes']}, max label-share gap {result['max_label_share_gap']:.3f}")
+    out = output or path.parent / "splits.json"
+    keep = load_splits(out) if extend and out.is_file() else None
+    result = make_splits(path, out, seed=seed, keep=keep)
+    kept = f", {result['kept']} articles kept" if keep else ""
+    typer.echo(f"sizes {result['sizes']}, max label-share gap {result['max_label_share_gap']:.3f}{kept}")
 
 
 @data_app.command("label")

@@ -164,26 +164,35 @@ def make_splits(
     label_field: str = "label",
     tolerance: float = 0.03,
     tries: int = 5000,
+    keep: dict[str, str] | None = None,
 ) -> dict:
     """Article-grouped train/validation/test split, deterministic from `seed`: shuffle articles, cut at the
-    sentence-count ratios, keep the first shuffle whose label shares are all within `tolerance` of the corpus."""
+    sentence-count ratios, keep the first shuffle whose label shares are all within `tolerance` of the corpus.
+
+    `keep` (article -> split, from an existing splits file) extends a split instead of remaking it: those
+    articles stay where they are and only the new ones are shuffled and cut, so a test split that others
+    report on only ever gains articles."""
     rows = [row for _, row in read_records(sentences)]
     per_article: dict[str, Counter] = defaultdict(Counter)
     for row in rows:
         per_article[str(row["article_id"])][row[label_field]] += 1
+    keep = {a: s for a, s in (keep or {}).items() if a in per_article}
     total = Counter()
     for c in per_article.values():
         total.update(c)
     n = sum(total.values())
     shares = {lab: total[lab] / n for lab in total}
-    articles = sorted(per_article)
+    articles = sorted(a for a in per_article if a not in keep)
+    n_new = sum(sum(per_article[a].values()) for a in articles)
     best = None
     for attempt in range(tries):
         order = articles[:]
         random.Random(seed * 100_003 + attempt).shuffle(order)
-        assign, counts, done = {}, {s: Counter() for s in SPLITS}, 0
+        assign, counts, done = dict(keep), {s: Counter() for s in SPLITS}, 0
+        for article_id, split in keep.items():
+            counts[split].update(per_article[article_id])
         for article_id in order:
-            frac = done / n
+            frac = done / max(n_new, 1)
             split = "train" if frac < ratios[0] else "validation" if frac < ratios[0] + ratios[1] else "test"
             assign[article_id] = split
             counts[split].update(per_article[article_id])
@@ -199,6 +208,7 @@ def make_splits(
     result = {
         "seed": seed,
         "attempt": attempt,
+        **({"kept": len(keep)} if keep else {}),
         "ratios": dict(zip(SPLITS, ratios, strict=True)),
         "max_label_share_gap": round(worst, 4),
         "sizes": {s: sum(counts[s].values()) for s in SPLITS},

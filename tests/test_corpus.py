@@ -148,6 +148,28 @@ def test_split_is_deterministic_grouped_and_balanced(tmp_path):
     assert make_splits(DATA / "sentences.jsonl", tmp_path / "c.json", seed=6)["articles"] != r2["articles"]
 
 
+def test_split_extend_keeps_every_existing_assignment(tmp_path):
+    """Adding articles must never move one that others already evaluate on."""
+    rows = [json.loads(line) for line in (DATA / "sentences.jsonl").read_text().splitlines()]
+    articles = sorted({r["article_id"] for r in rows})
+    old_articles = set(articles[: len(articles) // 2])
+    old = tmp_path / "old.jsonl"
+    old.write_text("".join(json.dumps(r) + "\n" for r in rows if r["article_id"] in old_articles))
+    full = tmp_path / "full.jsonl"
+    full.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    splits = tmp_path / "splits.json"
+    first = make_splits(old, splits, seed=5)["articles"]
+    result = runner.invoke(app, ["data", "split", str(full), "--output", str(splits), "--extend"])
+    assert result.exit_code == 0, result.output
+    extended = json.loads(splits.read_text())["articles"]
+    assert {a: extended[a] for a in first} == first
+    assert set(extended) == set(articles)
+    new_parts = Counter(extended[a] for a in articles if a not in old_articles)
+    assert set(new_parts) == {"train", "validation", "test"} and new_parts["train"] > new_parts["test"]
+    remade = make_splits(full, tmp_path / "remade.json", seed=5)["articles"]
+    assert {a: remade[a] for a in first} != first  # without --extend, old articles would move
+
+
 def test_stats_shows_tables():
     result = runner.invoke(app, ["data", "stats", str(DATA / "sentences.jsonl")])
     assert result.exit_code == 0
