@@ -51,6 +51,8 @@ class TrainConfig:
     weight_decay: float = 0.01
     max_grad_norm: float = 1.0
     class_weights: bool = False
+    label_smoothing: float = 0.0  # share of each target's probability spread over the other labels
+    freeze_embeddings: bool = False  # keep the word-embedding matrix fixed: 12M of MiniLM's 23M weights
     patience: int = 2
     checkpoint_steps: int = 100
     threads: int = 0
@@ -290,6 +292,7 @@ def _check(config: Config, origin: dict) -> None:
         ("train.eval_batch_size", t.eval_batch_size >= 1),
         ("train.learning_rate", t.learning_rate > 0),
         ("train.warmup_ratio", 0 <= t.warmup_ratio < 1),
+        ("train.label_smoothing", 0 <= t.label_smoothing < 1),
         ("train.patience", t.patience >= 0),
         ("train.checkpoint_steps", t.checkpoint_steps >= 1),
         ("model.max_length", 8 <= config.model.max_length <= 512),
