@@ -135,6 +135,27 @@ def test_context_option_trains_and_predicts(tmp_path, tiny_overrides):
     assert abs(with_ctx - without).max() > 0  # the previous sentence changes the input
 
 
+def test_frozen_embeddings_stay_put_and_the_rest_trains(tmp_path, tiny_bert, tiny_overrides):
+    from safetensors.torch import load_file
+    from transformers import AutoModelForSequenceClassification
+
+    out = tmp_path / "frozen"
+    overrides = [*tiny_overrides, "train.freeze_embeddings=true", "train.label_smoothing=0.1", "train.epochs=2"]
+    result = runner.invoke(app, ["train", str(TINY), "--output", str(out), "--quiet", *sets(overrides)])
+    assert result.exit_code == 0, result.output
+    before = AutoModelForSequenceClassification.from_pretrained(tiny_bert, num_labels=4).state_dict()
+    after = load_file(out / "model.safetensors")
+    name = "bert.embeddings.word_embeddings.weight"
+    assert (after[name] == before[name]).all()
+    layer = "bert.encoder.layer.0.attention.self.query.weight"
+    assert not (after[layer] == before[layer]).all()
+
+
+def test_label_smoothing_out_of_range_is_an_error(tiny_overrides):
+    result = runner.invoke(app, ["train", str(TINY), *sets([*tiny_overrides, "train.label_smoothing=1.5"])])
+    assert result.exit_code == 2 and "train.label_smoothing" in result.stderr
+
+
 def test_cross_validation_reports_mean_and_std(tiny_overrides):
     result = runner.invoke(
         app, ["train", str(TINY), "--cv", "3", "--quiet", *sets([*tiny_overrides, "train.epochs=2"])]
