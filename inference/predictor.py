@@ -3,7 +3,8 @@
 Speed (CPU): sentences are grouped into batches of equal token length within each chunk (no padding),
 BERT-style models skip the last layer's work on positions the classifier never reads
 (`stance.encoding.cls_forward`), batches run in parallel one thread each, under torch.inference_mode, and
-`precision` picks fp32, bf16 autocast or dynamic int8 quantisation of the Linear layers. `stream` reads and writes in chunks, so memory does not grow with the input.
+`precision` picks fp32, bf16 autocast or dynamic int8 quantisation of the Linear layers. `stream` reads and
+writes in chunks, so the records of a large file are never all in memory at once.
 """
 
 from __future__ import annotations
