@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import sys
 import time
-import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def main() -> None:
-    import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from inference.evaluation import load_eval_rows
+    from inference.predictor import quantize_int8
     from stance import metrics as M
     from stance.encoding import batched_logits
     from stance.model import read_meta
@@ -34,15 +33,10 @@ def main() -> None:
     def load():
         return AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
 
-    def quantize(model, qconfig):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return torch.ao.quantization.quantize_dynamic(model, qconfig, dtype=torch.qint8)
-
     variants = {
         "fp32": load(),
-        "int8 per-tensor": quantize(load(), {torch.nn.Linear}),
-        "int8 per-channel": quantize(load(), {torch.nn.Linear: torch.ao.quantization.per_channel_dynamic_qconfig}),
+        "int8 per-tensor": quantize_int8(load(), per_channel=False),
+        "int8 per-channel": quantize_int8(load()),
     }
     for name, model in variants.items():
         batched_logits(model, tokenizer, texts[:64], None, max_length)  # warm-up

@@ -16,7 +16,6 @@ import argparse
 import json
 import sys
 import time
-import warnings
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -33,6 +32,7 @@ def main() -> None:
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+    from inference.predictor import quantize_int8
     from stance.encoding import batched_logits, cls_forward, encode
 
     texts = [json.loads(line)["text"] for line in (REPO / "data/sentences.jsonl").read_text().splitlines()][: args.n]
@@ -41,12 +41,7 @@ def main() -> None:
 
     def load(precision: str):
         model = AutoModelForSequenceClassification.from_pretrained(args.model_dir).eval()
-        if precision == "int8":
-            qconfig = {torch.nn.Linear: torch.ao.quantization.per_channel_dynamic_qconfig}
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                model = torch.ao.quantization.quantize_dynamic(model, qconfig, dtype=torch.qint8)
-        return model
+        return quantize_int8(model) if precision == "int8" else model  # exactly what Predictor does
 
     def padded(model, fast: bool):
         enc = encode(tokenizer, texts, None, 128)
