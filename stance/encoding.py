@@ -89,7 +89,8 @@ def batched_logits(
     """Logits (float32 numpy array, rows in input order), computed in batches of equal-length sentences.
 
     `workers` > 1 (CPU only) runs that many batches at once, each on one thread: on small matrices two
-    single-threaded forwards beat one two-threaded forward by 10-15% (docs/benchmarks.md)."""
+    single-threaded forwards beat one two-threaded forward by 10-15% (docs/benchmarks.md). torch's thread
+    count is process-wide, so it is 1 for the whole process during such a call and restored afterwards."""
     import numpy as np
     import torch
 
