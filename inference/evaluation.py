@@ -9,7 +9,7 @@ from pathlib import Path
 
 from stance import metrics as M
 from stance.atomic import atomic_dir, write_json, write_text
-from stance.data import SPLITS, load_corpus, load_labeled
+from stance.data import SPLITS, load_corpus, load_dev_real, load_labeled
 from stance.errors import StanceError
 from stance.model import read_meta
 
@@ -22,7 +22,7 @@ def load_eval_rows(
     """Rows with `text`, `gold`, `context` (previous sentence of the same article when known)."""
     rows: list[dict] = []
     for path in data:
-        if str(path) in SPLITS and not path.exists():
+        if str(path) in (*SPLITS, "dev_real") and not path.exists():
             rows += _corpus_split(model_dir, str(path), labels)
             continue
         records = load_labeled(path, labels, text_field, label_field, skip_unknown)
@@ -49,14 +49,23 @@ def load_eval_rows(
 
 
 def _corpus_split(model_dir: Path, split: str, labels: list[str]) -> list[dict]:
+    """A split of the model's own corpus, or its real-text dev set (`dev_real`), as evaluation rows."""
     from stance.config import load_config
 
     meta = read_meta(model_dir)
     d = meta["config"]["data"]
-    cfg = load_config(None, [f"data.sentences={d['sentences']}", f"data.splits={d['splits']}"])
+    dev = d.get("dev_real", "")
+    cfg = load_config(
+        None, [f"data.sentences={d['sentences']}", f"data.splits={d['splits']}", f"data.dev_real={dev}"]
+    )
     cfg.labels = labels
-    rows = load_corpus(cfg)[split]
-    return [{**r, "gold": r[cfg.data.label_field], "_source": f"{d['sentences']}:{r['_line']}"} for r in rows]
+    if split == "dev_real":
+        if not dev:
+            raise StanceError("the model's config names no dev set (data.dev_real)", path=model_dir)
+        rows, source = load_dev_real(cfg), dev
+    else:
+        rows, source = load_corpus(cfg)[split], d["sentences"]
+    return [{**r, "gold": r[cfg.data.label_field], "_source": f"{source}:{r['_line']}"} for r in rows]
 
 
 def score(gold: list[str], pred: list[str], probs, labels: list[str], seed: int = 0) -> dict:

@@ -12,8 +12,9 @@ from pathlib import Path
 from stance.errors import StanceError
 from stance.sentences import split_sentences
 
-HEADER_KEYS = ("id", "title", "genre", "region", "date", "source", "speakers", "domains")
+HEADER_KEYS = ("id", "title", "genre", "region", "date", "source", "speakers", "domains", "paraphrase_of")
 LIST_KEYS = ("speakers", "domains")
+OPTIONAL_KEYS = ("paraphrase_of",)  # the real page an article was paraphrased from, sentence by sentence
 GENRES = (
     "wire_report",
     "press_release",
@@ -43,6 +44,14 @@ class Article:
             {"id": sentence_id(self.id, i), "article_id": self.id, "index": i, "text": s, "label": None}
             for i, s in enumerate(split_sentences(self.text))
         ]
+
+
+def normalise_url(url: str) -> str:
+    """A page's URL as the reserved-source list hashes it (../shared/README.md): lower case, without scheme,
+    leading `www.`, query, fragment and trailing `/`. Two spellings of one page normalise alike."""
+    u = re.sub(r"^[a-z][a-z0-9+.-]*://", "", url.strip().lower())
+    u = re.sub(r"^www\.", "", u)
+    return u.split("#")[0].split("?")[0].rstrip("/")
 
 
 def sentence_id(article_id: str, index: int) -> str:
@@ -89,5 +98,7 @@ def format_article(article: Article) -> str:
     header = []
     for key in HEADER_KEYS:
         value = article.meta.get(key, "")
+        if key in OPTIONAL_KEYS and not value:
+            continue
         header.append(f"{key}: {'; '.join(value) if isinstance(value, list) else value}")
     return "\n".join(header) + "\n---\n" + article.text.strip("\n") + "\n"

@@ -123,7 +123,7 @@ def predict(
 def evaluate(
     model_dir: Path = typer.Argument(..., help="A trained model directory."),
     data: list[Path] = typer.Argument(
-        ..., help="Labeled .jsonl/.csv files (or 'test'/'validation' of the model's corpus)."
+        ..., help="Labeled .jsonl/.csv files (or 'test'/'validation'/'dev_real' of the model's config)."
     ),
     report: Path | None = typer.Option(None, "--report", help="Write a report directory (markdown, plots, errors)."),
     fmt: str = typer.Option("table", "--format", "-f", help="table | json"),
@@ -142,7 +142,7 @@ def evaluate(
 @_user_errors
 def compare(
     model_dirs: list[Path] = typer.Argument(..., help="Two or more model directories; the first is the reference."),
-    data: Path = typer.Option(..., "--data", help="Labeled .jsonl/.csv file (or 'test'/'validation')."),
+    data: Path = typer.Option(..., "--data", help="Labeled .jsonl/.csv file (or 'test'/'validation'/'dev_real')."),
     fmt: str = typer.Option("table", "--format", "-f", help="table | json"),
     text_field: str = typer.Option("text", "--text-field"),
     label_field: str = typer.Option("label", "--label-field"),
@@ -190,22 +190,48 @@ def data_validate(
     path: Path = CorpusArg,
     splits: Path | None = typer.Option(None, "--splits", help="Default: splits.json beside PATH."),
     articles: Path | None = typer.Option(None, "--articles", help="Default: articles/ beside PATH."),
+    dev_real: Path | None = typer.Option(
+        None, "--dev-real", help="Real-text dev set to check against the corpus. Default: dev_real.jsonl beside PATH."
+    ),
+    reserved: Path | None = typer.Option(
+        None, "--reserved", help="SHA-256 list of pages no article may paraphrase (../shared/reserved-sources.sha256)."
+    ),
     config: Path | None = LabelsConfigOpt,
 ) -> None:
-    """Check schema, labels, duplicates, near-duplicates and split leakage (exit 2 on an error)."""
-    from stance.corpus import validate
+    """Check schema, labels, duplicates, near-duplicates, split leakage, and the dev set's separation from the
+    corpus (exit 2 on an error)."""
+    from stance.corpus import reserved_sources, validate, validate_dev_set
 
     splits = splits or path.parent / "splits.json"
     articles = articles or path.parent / "articles"
-    result = validate(
-        path, splits if splits.exists() else None, articles if articles.is_dir() else None, _labels(config)
-    )
+    articles = articles if articles.is_dir() else None
+    labels = _labels(config)
+    result = validate(path, splits if splits.exists() else None, articles, labels)
     for warning in result["warnings"]:
         typer.echo(f"warning: {warning}", err=True)
     typer.echo(
         f"ok: {result['sentences']} sentences in {result['articles']} articles; "
         f"{result['near_duplicate_sentences']} sentences in near-duplicate pairs"
     )
+    dev = dev_real or path.parent / "dev_real.jsonl"
+    dev_articles = dev.parent / f"{dev.stem}_articles"
+    if dev_real is not None or dev.is_file():
+        dev_articles = dev_articles if dev_articles.is_dir() else None
+        res = validate_dev_set(dev, dev_articles, path, articles, labels)
+        for warning in res["warnings"]:
+            typer.echo(f"warning: {warning}", err=True)
+        typer.echo(
+            f"ok: dev set {dev}: {res['sentences']} sentences in {res['articles']} articles from {res['pages']} "
+            f"pages; no article, page or sentence shared with {path}"
+        )
+    if reserved is not None:
+        if not reserved.is_file():
+            raise StanceError("reserved-source list not found", path=reserved)
+        hits = reserved_sources([d for d in (articles, dev_articles if dev.is_file() else None) if d], reserved)
+        if hits:
+            first, url = hits[0]
+            raise StanceError(f"paraphrases a reserved page ({url}); {len(hits)} such article(s)", path=first)
+        typer.echo(f"ok: no article paraphrases a page listed in {reserved}")
 
 
 @data_app.command("stats")

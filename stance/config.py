@@ -28,6 +28,7 @@ ENCODER_ALIASES = {
 class DataConfig:
     sentences: str = "data/sentences.jsonl"  # labeled sentences, JSONL or CSV, one record a sentence
     splits: str = "data/splits.json"  # article_id -> train | validation | test
+    dev_real: str = "data/dev_real.jsonl"  # real-text dev set: scored after training, never trained on ("": none)
     text_field: str = "text"
     label_field: str = "label"
     context: int = 0  # 0: the sentence alone; 1: previous sentence of the same article as a second segment
@@ -87,7 +88,7 @@ class Config:
 
 
 # Fields holding paths that are resolved against the directory of the file that sets them.
-PATH_KEYS = {"data.sentences", "data.splits", "model.encoder"}
+PATH_KEYS = {"data.sentences", "data.splits", "data.dev_real", "model.encoder"}
 CHOICES = {"model.type": ("transformer", "tfidf"), "data.context": (0, 1), "train.device": ("auto", "cpu", "cuda")}
 
 
@@ -169,7 +170,7 @@ def _absolutise(raw: dict, prefix: str, where: Path) -> None:
         dotted = prefix + str(key)
         if isinstance(value, dict):
             _absolutise(value, dotted + ".", where)
-        elif dotted in PATH_KEYS and isinstance(value, str):
+        elif dotted in PATH_KEYS and isinstance(value, str) and value:
             if dotted == "model.encoder" and not _path_like(value):
                 continue
             if not Path(value).is_absolute():
@@ -269,7 +270,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise StanceError(f"--set {key}: '{part}' is not a section")
-        if key in PATH_KEYS and isinstance(value, str) and (key != "model.encoder" or _path_like(value)):
+        if key in PATH_KEYS and isinstance(value, str) and value and (key != "model.encoder" or _path_like(value)):
             value = str(Path(value).resolve())
         node[parts[-1]] = value
         origin[key] = ("--set", None)

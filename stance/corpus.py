@@ -10,7 +10,7 @@ import statistics
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from stance.articles import GENRES, REGIONS, read_article
+from stance.articles import GENRES, REGIONS, normalise_url, read_article
 from stance.atomic import write_json
 from stance.data import SPLITS, load_splits, read_records
 from stance.errors import StanceError
@@ -284,3 +284,73 @@ def _table(first: str, cols: list[str], rows: list[list], total: bool = False) -
 
 def sentences_jsonl(article_path: Path) -> list[str]:
     return [json.dumps(rec, ensure_ascii=False) for rec in read_article(article_path).sentences()]
+
+
+def article_sources(articles_dir: Path, article_ids) -> dict[str, str]:
+    """article_id -> normalised `paraphrase_of` URL, for the articles that record one."""
+    out = {}
+    for aid in article_ids:
+        path = articles_dir / f"{aid}.txt"
+        if path.is_file():
+            url = read_article(path).meta.get("paraphrase_of")
+            if url:
+                out[aid] = normalise_url(str(url))
+    return out
+
+
+def validate_dev_set(
+    dev: Path,
+    dev_articles: Path | None,
+    corpus: Path,
+    corpus_articles: Path | None,
+    labels: list[str],
+    text_field: str = "text",
+) -> dict:
+    """Check the real-text dev set on its own (as `validate` does a corpus) and against the training corpus:
+    every row names its `paraphrase_of` page, and no article, source page or sentence text is shared with the
+    corpus, so a score on it is a score on text no model was trained on."""
+    result = validate(dev, None, dev_articles, labels, text_field)
+    rows = [row for _, row in read_records(dev, text_field)]
+    numbers = [number for number, _ in read_records(dev, text_field)]
+    corpus_rows = [row for _, row in read_records(corpus, text_field)]
+    corpus_ids = {str(r["article_id"]) for r in corpus_rows}
+    corpus_sources = article_sources(corpus_articles, corpus_ids) if corpus_articles else {}
+    source_owner = {url: aid for aid, url in corpus_sources.items()}
+    corpus_texts = {" ".join(tokens(r[text_field])) for r in corpus_rows}
+    for number, row in zip(numbers, rows, strict=True):
+        url = row.get("paraphrase_of")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise StanceError("field 'paraphrase_of' must be the URL of the page paraphrased", path=dev, line=number)
+        if str(row["article_id"]) in corpus_ids:
+            raise StanceError(f"article '{row['article_id']}' is also in {corpus}", path=dev, line=number)
+        owner = source_owner.get(normalise_url(url))
+        if owner:
+            raise StanceError(f"page {url} is also the source of corpus article '{owner}'", path=dev, line=number)
+        norm = " ".join(tokens(row[text_field]))
+        if len(norm.split()) >= MIN_TOKENS_FOR_DUP and norm in corpus_texts:
+            raise StanceError(f"same text as a sentence of {corpus}", path=dev, line=number)
+    if dev_articles is not None:
+        headers = article_sources(dev_articles, {str(r["article_id"]) for r in rows})
+        for number, row in zip(numbers, rows, strict=True):
+            header = headers.get(str(row["article_id"]))
+            if header is not None and header != normalise_url(row["paraphrase_of"]):
+                raise StanceError(
+                    f"paraphrase_of differs from the article header's ({header})", path=dev, line=number
+                )
+    result["pages"] = len({normalise_url(r["paraphrase_of"]) for r in rows})
+    return result
+
+
+def reserved_sources(articles_dirs: list[Path], reserved: Path) -> list[tuple[Path, str]]:
+    """(article file, URL) for every `paraphrase_of` URL whose hash is listed in `reserved` (one SHA-256 of a
+    normalised URL a line): pages kept back for evaluating the model on text nobody on the team has seen."""
+    import hashlib
+
+    listed = set(reserved.read_text(encoding="utf-8").split())
+    hits = []
+    for folder in articles_dirs:
+        for path in sorted(folder.glob("*.txt")):
+            url = read_article(path).meta.get("paraphrase_of")
+            if url and hashlib.sha256(normalise_url(str(url)).encode()).hexdigest() in listed:
+                hits.append((path, str(url)))
+    return hits

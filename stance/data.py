@@ -163,29 +163,56 @@ def load_splits(path: str | Path) -> dict[str, str]:
 SPLITS = ("train", "validation", "test")
 
 
-def load_corpus(config) -> dict[str, list[dict]]:
-    """The labeled sentences of a config, grouped by split, each with its previous sentence as `context`."""
-    d = config.data
-    rows = load_labeled(d.sentences, config.labels, d.text_field, d.label_field)
-    splits = load_splits(d.splits)
+def with_context(rows: list[dict], text_field: str = "text") -> list[dict]:
+    """Set each row's `context` to the text of the sentence before it in the same article (by `index`;
+    "" for an article's first sentence). Rows come back grouped by article, in index order."""
     by_article: dict[str, list[dict]] = {}
     for row in rows:
-        if "article_id" not in row:
-            raise StanceError("missing field 'article_id'", path=d.sentences, line=row["_line"])
         by_article.setdefault(str(row["article_id"]), []).append(row)
-    out: dict[str, list[dict]] = {s: [] for s in SPLITS}
-    for article_id, sentences in by_article.items():
-        split = splits.get(article_id)
-        if split is None:
-            raise StanceError(
-                f"article '{article_id}' has no split in {d.splits} (run `stance data split`)",
-                path=d.sentences,
-                line=sentences[0]["_line"],
-            )
+    out = []
+    for sentences in by_article.values():
         sentences.sort(key=lambda r: int(r.get("index", 0)))
         previous = ""
         for row in sentences:
             row["context"] = previous
-            previous = row[d.text_field]
-            out[split].append(row)
+            previous = row[text_field]
+            out.append(row)
     return out
+
+
+def _require_article_ids(rows: list[dict], path) -> None:
+    for row in rows:
+        if "article_id" not in row:
+            raise StanceError("missing field 'article_id'", path=path, line=row["_line"])
+
+
+def load_corpus(config) -> dict[str, list[dict]]:
+    """The labeled sentences of a config, grouped by split, each with its previous sentence as `context`."""
+    d = config.data
+    rows = load_labeled(d.sentences, config.labels, d.text_field, d.label_field)
+    _require_article_ids(rows, d.sentences)
+    splits = load_splits(d.splits)
+    out: dict[str, list[dict]] = {s: [] for s in SPLITS}
+    for row in with_context(rows, d.text_field):
+        split = splits.get(str(row["article_id"]))
+        if split is None:
+            raise StanceError(
+                f"article '{row['article_id']}' has no split in {d.splits} (run `stance data split`)",
+                path=d.sentences,
+                line=row["_line"],
+            )
+        out[split].append(row)
+    return out
+
+
+def load_dev_real(config) -> list[dict]:
+    """The real-text dev set of a config (`data.dev_real`), with context like the corpus; [] when unset.
+    It chooses between models and settings and is never trained on."""
+    d = config.data
+    if not d.dev_real:
+        return []
+    if not Path(d.dev_real).is_file():
+        raise StanceError("dev set not found (set data.dev_real to \"\" to train without one)", path=d.dev_real)
+    rows = load_labeled(d.dev_real, config.labels, d.text_field, d.label_field)
+    _require_article_ids(rows, d.dev_real)
+    return with_context(rows, d.text_field)

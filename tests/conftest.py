@@ -43,17 +43,34 @@ _PARTS = {
 }
 
 
-def make_corpus(folder: Path, articles: int = 12, per_article: int = 8, seed: int = 0) -> tuple[Path, Path]:
-    """Write sentences.jsonl and splits.json (article-grouped 8/2/2) into `folder`."""
-    rng = random.Random(seed)
+def _rows(prefix: str, articles: int, per_article: int, rng: random.Random) -> list[dict]:
     rows = []
     for a in range(articles):
-        aid = f"t{a:02d}"
+        aid = f"{prefix}{a:02d}"
         for i in range(per_article):
             label = LABELS[(a + i) % len(LABELS)]
             subj, pred = _PARTS[label]
-            text = f"{rng.choice(subj)} {rng.choice(pred)} ({a}.{i})."
+            text = f"{rng.choice(subj)} {rng.choice(pred)} ({prefix}{a}.{i})."
             rows.append({"id": f"{aid}-{i:03d}", "article_id": aid, "index": i, "text": text, "label": label})
+    return rows
+
+
+def make_dev_set(folder: Path, articles: int = 3, per_article: int = 8, seed: int = 1) -> Path:
+    """Write dev_real.jsonl into `folder`: articles of their own, each row naming the page it paraphrases."""
+    rows = _rows("d", articles, per_article, random.Random(seed))
+    for row in rows:
+        row["paraphrase_of"] = f"https://news.example.org/{row['article_id']}"
+    folder.mkdir(parents=True, exist_ok=True)
+    dev = folder / "dev_real.jsonl"
+    dev.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return dev
+
+
+def make_corpus(folder: Path, articles: int = 12, per_article: int = 8, seed: int = 0) -> tuple[Path, Path]:
+    """Write sentences.jsonl and splits.json (article-grouped 8/2/2) into `folder`, and a small real-text dev
+    set (dev_real.jsonl) beside them."""
+    rows = _rows("t", articles, per_article, random.Random(seed))
+    make_dev_set(folder)
     folder.mkdir(parents=True, exist_ok=True)
     sentences = folder / "sentences.jsonl"
     sentences.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
@@ -83,7 +100,12 @@ def corpus(tmp_path_factory) -> tuple[Path, Path]:
 def tiny_overrides(tiny_bert, corpus) -> list[str]:
     """--set overrides that point configs/tiny.yaml at the tiny BERT and the synthetic corpus."""
     sentences, splits = corpus
-    return [f"model.encoder={tiny_bert}", f"data.sentences={sentences}", f"data.splits={splits}"]
+    return [
+        f"model.encoder={tiny_bert}",
+        f"data.sentences={sentences}",
+        f"data.splits={splits}",
+        f"data.dev_real={sentences.parent / 'dev_real.jsonl'}",
+    ]
 
 
 @pytest.fixture(scope="session")
@@ -104,6 +126,9 @@ def tfidf_model(tmp_path_factory, corpus) -> Path:
 
     sentences, splits = corpus
     out = tmp_path_factory.mktemp("models") / "tfidf"
-    cfg = load_config(REPO / "configs/tfidf.yaml", [f"data.sentences={sentences}", f"data.splits={splits}"])
+    cfg = load_config(
+        REPO / "configs/tfidf.yaml",
+        [f"data.sentences={sentences}", f"data.splits={splits}", f"data.dev_real={sentences.parent / 'dev_real.jsonl'}"],
+    )
     train_model(cfg, out, quiet=True)
     return out

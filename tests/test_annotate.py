@@ -107,6 +107,8 @@ def test_audit_finds_planted_label_errors(tmp_path):
             f"data.sentences={sentences}",
             "--set",
             f"data.splits={splits}",
+            "--set",
+            f"data.dev_real={sentences.parent / 'dev_real.jsonl'}",
             "--output",
             str(out),
         ],

@@ -62,7 +62,10 @@ def test_kill_and_resume_gives_the_same_model(tmp_path, tiny_overrides):
 
 def _tfidf_cfg(corpus):
     sentences, splits = corpus
-    return load_config(REPO / "configs/tfidf.yaml", [f"data.sentences={sentences}", f"data.splits={splits}"])
+    dev = sentences.parent / "dev_real.jsonl"
+    return load_config(
+        REPO / "configs/tfidf.yaml", [f"data.sentences={sentences}", f"data.splits={splits}", f"data.dev_real={dev}"]
+    )
 
 
 @pytest.mark.parametrize("kind", ["tfidf", "transformer"])

@@ -43,15 +43,21 @@ def test_model_dir_is_self_describing(tiny_model):
     assert meta["type"] == "transformer"
     assert meta["labels"] == ["threat_assessment", "policy_response", "reassurance", "other"]
     assert meta["data_fingerprint"].startswith("sha256:")
-    assert set(meta["metrics"]) == {"validation", "test"}
+    assert set(meta["metrics"]) == {"validation", "test", "dev_real"}
     assert 0.0 <= meta["metrics"]["test"]["macro_f1"] <= 1.0
+    # held-out scores carry a bootstrap interval around them; dev_real is scored on its own 24 rows
+    for split in ("test", "dev_real"):
+        lo, hi = meta["metrics"][split]["macro_f1_ci"]
+        assert lo <= meta["metrics"][split]["macro_f1"] <= hi
+    assert meta["metrics"]["dev_real"]["n"] == meta["sizes"]["dev_real"] == 24
+    assert meta["dev_real_fingerprint"].startswith("sha256:")
     assert meta["calibration"]["temperature"] > 0
     assert "torch" in meta["versions"] and meta["training_seconds"] > 0
     assert meta["config"]["model"]["max_length"] == 32
     config = json.loads((tiny_model / "config.json").read_text())
     assert config["id2label"] == {"0": "threat_assessment", "1": "policy_response", "2": "reassurance", "3": "other"}
     card = (tiny_model / "README.md").read_text()
-    assert "## Intended use" in card and "| test |" in card
+    assert "## Intended use" in card and "| test |" in card and "| dev_real |" in card
 
 
 def test_tiny_model_learns_something(tiny_model):
@@ -186,7 +192,7 @@ def test_torchrun_two_processes(tmp_path, tiny_overrides):
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     meta = json.loads((out / "stance.json").read_text())
-    assert meta["type"] == "transformer" and set(meta["metrics"]) == {"validation", "test"}
+    assert meta["type"] == "transformer" and set(meta["metrics"]) == {"validation", "test", "dev_real"}
     from inference import Predictor
 
     assert len(Predictor.load(out).predict(["The army will deploy troops."])) == 1

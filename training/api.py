@@ -18,7 +18,7 @@ from pathlib import Path
 from stance.atomic import atomic_dir, write_json, write_text
 from stance.calibration import fit_temperature, softmax
 from stance.config import Config
-from stance.data import load_corpus
+from stance.data import load_corpus, load_dev_real
 from stance.errors import StanceError
 from stance.metrics import expected_calibration_error, summary
 from stance.model import META, fingerprint, model_card, versions
@@ -63,6 +63,7 @@ def train_model(cfg: Config, output: str | Path, resume: bool = False, quiet: bo
     if cfg.model.type == "transformer":
         cfg.encoder_path()  # a bad encoder or bad data fails before anything is written
     corpus = load_corpus(cfg)
+    dev_real = load_dev_real(cfg)  # a missing or bad dev set fails here, before hours of training
     run_dir = run_dir_for(output)
     if (run_dir / "checkpoint").exists() and not resume and rank == 0:
         raise StanceError(
@@ -106,13 +107,15 @@ def train_model(cfg: Config, output: str | Path, resume: bool = False, quiet: bo
         if rank != 0:
             return {}  # rank 0 scores and writes the model dir
 
-        # Calibration and metrics. Temperature is fitted on validation only; test is scored, never tuned on.
+        # Calibration and metrics. Temperature is fitted on validation only; test and the real-text dev set
+        # are scored, never tuned on (dev_real chooses between finished models, outside this function).
         metrics, logits = {}, {}
-        for split in ("validation", "test"):
-            if corpus[split]:
-                logits[split] = logits_of(corpus[split])
-                gold = [r[field_l] for r in corpus[split]]
-                metrics[split] = summary(gold, [labels[i] for i in logits[split].argmax(1)], labels)
+        for split, rows in (("validation", corpus["validation"]), ("test", corpus["test"]), ("dev_real", dev_real)):
+            if rows:
+                logits[split] = logits_of(rows)
+                gold = [r[field_l] for r in rows]
+                pred = [labels[i] for i in logits[split].argmax(1)]
+                metrics[split] = summary(gold, pred, labels, ci=split != "validation")
         temperature = fit_temperature(logits["validation"], [labels.index(r[field_l]) for r in corpus["validation"]])
         calibration = {"method": "temperature", "temperature": round(temperature, 4), "fitted_on": "validation"}
         if "test" in logits:
@@ -129,7 +132,8 @@ def train_model(cfg: Config, output: str | Path, resume: bool = False, quiet: bo
             "labels": labels,
             "config": cfg.to_dict(),
             "data_fingerprint": fingerprint(cfg.data.sentences, cfg.data.splits),
-            "sizes": {s: len(rows) for s, rows in corpus.items()},
+            **({"dev_real_fingerprint": fingerprint(cfg.data.dev_real)} if dev_real else {}),
+            "sizes": {**{s: len(rows) for s, rows in corpus.items()}, **({"dev_real": len(dev_real)} if dev_real else {})},
             "metrics": metrics,
             "calibration": calibration,
             "training": history,
@@ -154,7 +158,8 @@ def report_lines(meta: dict, output: Path) -> str:
     lines = [f"model written to {output} ({meta['training_seconds']:.0f} s)"]
     for split, m in meta["metrics"].items():
         per = ", ".join(f"{lab} {f:.3f}" for lab, f in m["per_class_f1"].items())
-        lines.append(f"{split:<10} macro-F1 {m['macro_f1']:.4f}  accuracy {m['accuracy']:.4f}  ({per})")
+        ci = f" [{m['macro_f1_ci'][0]:.3f}, {m['macro_f1_ci'][1]:.3f}]" if "macro_f1_ci" in m else ""
+        lines.append(f"{split:<10} macro-F1 {m['macro_f1']:.4f}{ci}  accuracy {m['accuracy']:.4f}  ({per})")
     cal = meta["calibration"]
     if "test_ece_before" in cal:
         lines.append(
