@@ -55,9 +55,7 @@ def _corpus_split(model_dir: Path, split: str, labels: list[str]) -> list[dict]:
     meta = read_meta(model_dir)
     d = meta["config"]["data"]
     dev = d.get("dev_real", "")
-    cfg = load_config(
-        None, [f"data.sentences={d['sentences']}", f"data.splits={d['splits']}", f"data.dev_real={dev}"]
-    )
+    cfg = load_config(None, [f"data.sentences={d['sentences']}", f"data.splits={d['splits']}", f"data.dev_real={dev}"])
     cfg.labels = labels
     if split == "dev_real":
         if not dev:

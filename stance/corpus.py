@@ -334,9 +334,7 @@ def validate_dev_set(
         for number, row in zip(numbers, rows, strict=True):
             header = headers.get(str(row["article_id"]))
             if header is not None and header != normalise_url(row["paraphrase_of"]):
-                raise StanceError(
-                    f"paraphrase_of differs from the article header's ({header})", path=dev, line=number
-                )
+                raise StanceError(f"paraphrase_of differs from the article header's ({header})", path=dev, line=number)
     result["pages"] = len({normalise_url(r["paraphrase_of"]) for r in rows})
     return result
 

@@ -212,7 +212,7 @@ def load_dev_real(config) -> list[dict]:
     if not d.dev_real:
         return []
     if not Path(d.dev_real).is_file():
-        raise StanceError("dev set not found (set data.dev_real to \"\" to train without one)", path=d.dev_real)
+        raise StanceError('dev set not found (set data.dev_real to "" to train without one)', path=d.dev_real)
     rows = load_labeled(d.dev_real, config.labels, d.text_field, d.label_field)
     _require_article_ids(rows, d.dev_real)
     return with_context(rows, d.text_field)

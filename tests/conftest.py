@@ -128,7 +128,11 @@ def tfidf_model(tmp_path_factory, corpus) -> Path:
     out = tmp_path_factory.mktemp("models") / "tfidf"
     cfg = load_config(
         REPO / "configs/tfidf.yaml",
-        [f"data.sentences={sentences}", f"data.splits={splits}", f"data.dev_real={sentences.parent / 'dev_real.jsonl'}"],
+        [
+            f"data.sentences={sentences}",
+            f"data.splits={splits}",
+            f"data.dev_real={sentences.parent / 'dev_real.jsonl'}",
+        ],
     )
     train_model(cfg, out, quiet=True)
     return out

@@ -133,7 +133,10 @@ def train_model(cfg: Config, output: str | Path, resume: bool = False, quiet: bo
             "config": cfg.to_dict(),
             "data_fingerprint": fingerprint(cfg.data.sentences, cfg.data.splits),
             **({"dev_real_fingerprint": fingerprint(cfg.data.dev_real)} if dev_real else {}),
-            "sizes": {**{s: len(rows) for s, rows in corpus.items()}, **({"dev_real": len(dev_real)} if dev_real else {})},
+            "sizes": {
+                **{s: len(rows) for s, rows in corpus.items()},
+                **({"dev_real": len(dev_real)} if dev_real else {}),
+            },
             "metrics": metrics,
             "calibration": calibration,
             "training": history,
