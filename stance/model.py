@@ -124,8 +124,9 @@ def model_card(meta: dict) -> str:
     lines += [
         "",
         "## Limits",
-        "- Trained on an English corpus written by the stance team to read like real reporting "
-        "(see data/README.md); real outlets differ in style, and scores there will be lower.",
+        "- Trained on an English corpus written by the stance team (see data/README.md): articles written to "
+        "read like real reporting, and articles paraphrased sentence by sentence from real published pages. "
+        "Real outlets still differ in style: judge the model by its dev_real score, not by test.",
         "- One label per sentence: sentences that mix functions get their main one.",
         "- A model directory is data, never code: it is loaded from safetensors and JSON only.",
         "",
