@@ -29,6 +29,7 @@ demo: setup
 	$(BIN)/stance data validate
 	$(BIN)/stance train configs/minilm.yaml --output $(MODEL)
 	$(BIN)/stance evaluate $(MODEL) test --report $(MODEL)/report
+	$(BIN)/stance evaluate $(MODEL) dev_real --report $(MODEL)/report-dev-real
 	$(BIN)/stance predict $(MODEL) --input data/articles/a001-nato-air-missile-defence.txt --format table --summary
 
 bench: setup
