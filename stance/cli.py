@@ -200,38 +200,12 @@ def data_validate(
 ) -> None:
     """Check schema, labels, duplicates, near-duplicates, split leakage, and the dev set's separation from the
     corpus (exit 2 on an error)."""
-    from stance.corpus import reserved_sources, validate, validate_dev_set
+    from stance.corpus import check_data
 
-    splits = splits or path.parent / "splits.json"
-    articles = articles or path.parent / "articles"
-    articles = articles if articles.is_dir() else None
-    labels = _labels(config)
-    result = validate(path, splits if splits.exists() else None, articles, labels)
-    for warning in result["warnings"]:
+    warnings, lines = check_data(path, splits, articles, dev_real, reserved, _labels(config))
+    for warning in warnings:
         typer.echo(f"warning: {warning}", err=True)
-    typer.echo(
-        f"ok: {result['sentences']} sentences in {result['articles']} articles; "
-        f"{result['near_duplicate_sentences']} sentences in near-duplicate pairs"
-    )
-    dev = dev_real or path.parent / "dev_real.jsonl"
-    dev_articles = dev.parent / f"{dev.stem}_articles"
-    if dev_real is not None or dev.is_file():
-        dev_articles = dev_articles if dev_articles.is_dir() else None
-        res = validate_dev_set(dev, dev_articles, path, articles, labels)
-        for warning in res["warnings"]:
-            typer.echo(f"warning: {warning}", err=True)
-        typer.echo(
-            f"ok: dev set {dev}: {res['sentences']} sentences in {res['articles']} articles from {res['pages']} "
-            f"pages; no article, page or sentence shared with {path}"
-        )
-    if reserved is not None:
-        if not reserved.is_file():
-            raise StanceError("reserved-source list not found", path=reserved)
-        hits = reserved_sources([d for d in (articles, dev_articles if dev.is_file() else None) if d], reserved)
-        if hits:
-            first, url = hits[0]
-            raise StanceError(f"paraphrases a reserved page ({url}); {len(hits)} such article(s)", path=first)
-        typer.echo(f"ok: no article paraphrases a page listed in {reserved}")
+    typer.echo("\n".join(lines))
 
 
 @data_app.command("stats")

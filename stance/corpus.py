@@ -352,3 +352,46 @@ def reserved_sources(articles_dirs: list[Path], reserved: Path) -> list[tuple[Pa
             if url and hashlib.sha256(normalise_url(str(url)).encode()).hexdigest() in listed:
                 hits.append((path, str(url)))
     return hits
+
+
+def check_data(
+    sentences: Path,
+    splits: Path | None,
+    articles: Path | None,
+    dev: Path | None,
+    reserved: Path | None,
+    labels: list[str],
+) -> tuple[list[str], list[str]]:
+    """Everything `stance data validate` checks, with the layout's defaults: splits.json, articles/ and
+    dev_real.jsonl (with dev_real_articles/) beside the corpus, each when present. Raises StanceError on the
+    first error; returns (warnings, one summary line per check)."""
+    splits = splits or sentences.parent / "splits.json"
+    articles = articles or sentences.parent / "articles"
+    articles = articles if articles.is_dir() else None
+    result = validate(sentences, splits if splits.exists() else None, articles, labels)
+    warnings = result["warnings"]
+    lines = [
+        f"ok: {result['sentences']} sentences in {result['articles']} articles; "
+        f"{result['near_duplicate_sentences']} sentences in near-duplicate pairs"
+    ]
+    folders = [articles] if articles else []
+    dev = dev or (sentences.parent / "dev_real.jsonl" if (sentences.parent / "dev_real.jsonl").is_file() else None)
+    if dev is not None:
+        dev_articles = dev.parent / f"{dev.stem}_articles"
+        dev_articles = dev_articles if dev_articles.is_dir() else None
+        res = validate_dev_set(dev, dev_articles, sentences, articles, labels)
+        warnings += res["warnings"]
+        lines.append(
+            f"ok: dev set {dev}: {res['sentences']} sentences in {res['articles']} articles from {res['pages']} "
+            f"pages; no article, page or sentence shared with {sentences}"
+        )
+        folders += [dev_articles] if dev_articles else []
+    if reserved is not None:
+        if not reserved.is_file():
+            raise StanceError("reserved-source list not found", path=reserved)
+        hits = reserved_sources(folders, reserved)
+        if hits:
+            first, url = hits[0]
+            raise StanceError(f"paraphrases a reserved page ({url}); {len(hits)} such article(s)", path=first)
+        lines.append(f"ok: no article paraphrases a page listed in {reserved}")
+    return warnings, lines

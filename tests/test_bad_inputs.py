@@ -285,3 +285,67 @@ def test_text_and_input_together(tiny_model, tmp_path):
 
 def test_compare_needs_two_models(tiny_model):
     check_user_error(["compare", str(tiny_model), "--data", "test"], "at least two")
+
+
+def _corpus_with_dev(tmp_path: Path) -> Path:
+    """A small valid corpus laid out like data/: sentences.jsonl, splits.json, articles/, and a dev set
+    (dev_real.jsonl, dev_real_articles/) of 3 articles whose rows name the page they paraphrase."""
+    words = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa".split()
+    labels = ["threat_assessment", "policy_response", "reassurance", "other"]
+    folder = tmp_path / "data"
+    header = "title: t\ngenre: wire_report\nregion: europe\ndate: 2025-01-01\nsource: s\n"
+    files = {"sentences.jsonl": [], "dev_real.jsonl": []}
+    for prefix, count, name, sub in (
+        ("t", 4, "sentences.jsonl", "articles"),
+        ("d", 3, "dev_real.jsonl", "dev_real_articles"),
+    ):
+        (folder / sub).mkdir(parents=True)
+        for a in range(count):
+            aid = f"{prefix}{a:02d}"
+            url = f"https://news.example.org/{aid}"
+            for i in range(4):
+                row = {"id": f"{aid}-{i:03d}", "article_id": aid, "index": i, "label": labels[i]}
+                row["text"] = f"{words[a * 4 + i]} {prefix} {words[(a * 4 + i + 5) % 16]} number {a}{i}."
+                files[name].append(row | ({"paraphrase_of": url} if prefix == "d" else {}))
+            url_line = f"paraphrase_of: {url}\n" if prefix == "d" else ""
+            write(folder / sub / f"{aid}.txt", f"id: {aid}\n{header}{url_line}---\nText.\n")
+    for name, rows in files.items():
+        write(folder / name, "".join(json.dumps(r) + "\n" for r in rows))
+    splits = {"t00": "train", "t01": "train", "t02": "validation", "t03": "test"}
+    write(folder / "splits.json", json.dumps({"articles": splits}))
+    return folder / "sentences.jsonl"
+
+
+def test_data_validate_checks_the_dev_set_and_reserved_pages(tmp_path):
+    sentences = _corpus_with_dev(tmp_path)
+    result = runner.invoke(app, ["data", "validate", str(sentences)])
+    assert result.exit_code == 0, result.output
+    assert "dev set" in result.stdout and "from 3 pages" in result.stdout
+    import hashlib
+
+    reserved = write(tmp_path / "reserved.sha256", hashlib.sha256(b"news.example.org/d01").hexdigest() + "\n")
+    check_user_error(
+        ["data", "validate", str(sentences), "--reserved", str(reserved)], "d01.txt", "paraphrases a reserved page"
+    )
+
+
+def test_data_validate_refuses_a_dev_article_that_is_also_in_the_corpus(tmp_path):
+    sentences = _corpus_with_dev(tmp_path)
+    dev = sentences.parent / "dev_real.jsonl"
+    rows = [json.loads(line) for line in dev.read_text().splitlines()]
+    for row in rows[:4]:  # dev article d00 renamed to a training article's id
+        row["article_id"] = "t03"
+    shutil.copy(sentences.parent / "dev_real_articles/d00.txt", sentences.parent / "dev_real_articles/t03.txt")
+    write(dev, "".join(json.dumps(r) + "\n" for r in rows))
+    check_user_error(["data", "validate", str(sentences)], "dev_real.jsonl:1", "article 't03' is also in")
+
+
+def test_missing_dev_set_fails_before_training(tmp_path, tiny_overrides):
+    out = tmp_path / "m"
+    check_user_error(
+        ["train", str(TINY), "--output", str(out), "--set", f"data.dev_real={tmp_path / 'nope.jsonl'}"]
+        + [arg for o in tiny_overrides if not o.startswith("data.dev_real") for arg in ("--set", o)],
+        "nope.jsonl",
+        "dev set not found",
+        output=out,
+    )

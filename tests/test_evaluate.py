@@ -129,3 +129,12 @@ def test_compare_two_models(tiny_model, tfidf_model, corpus):
     assert lo <= second["diff_vs_first"] <= hi
     table = runner.invoke(app, ["compare", str(tfidf_model), str(tiny_model), "--data", str(sentences)])
     assert table.exit_code == 0 and str(Path(tiny_model))[-20:] in table.stdout
+
+
+def test_evaluate_dev_real_alias_scores_the_models_dev_set(tiny_model):
+    result = CliRunner().invoke(app, ["evaluate", str(tiny_model), "dev_real", "--format", "json", "--quiet"])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.stdout)
+    meta = json.loads((tiny_model / "stance.json").read_text())
+    assert metrics["n"] == 24
+    assert metrics["macro_f1"] == pytest.approx(meta["metrics"]["dev_real"]["macro_f1"], abs=1e-4)
