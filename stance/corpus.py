@@ -310,8 +310,8 @@ def validate_dev_set(
     every row names its `paraphrase_of` page, and no article, source page or sentence text is shared with the
     corpus, so a score on it is a score on text no model was trained on."""
     result = validate(dev, None, dev_articles, labels, text_field)
-    rows = [row for _, row in read_records(dev, text_field)]
-    numbers = [number for number, _ in read_records(dev, text_field)]
+    records = list(read_records(dev, text_field))
+    numbers, rows = [n for n, _ in records], [row for _, row in records]
     corpus_rows = [row for _, row in read_records(corpus, text_field)]
     corpus_ids = {str(r["article_id"]) for r in corpus_rows}
     corpus_sources = article_sources(corpus_articles, corpus_ids) if corpus_articles else {}
