@@ -54,6 +54,13 @@ def normalise_url(url: str) -> str:
     return u.split("#")[0].split("?")[0].rstrip("/")
 
 
+def url_hash(url: str) -> str:
+    """SHA-256 (hex) of the normalised URL: how ../shared/reserved-sources.sha256 lists a page."""
+    import hashlib
+
+    return hashlib.sha256(normalise_url(url).encode()).hexdigest()
+
+
 def sentence_id(article_id: str, index: int) -> str:
     return f"{article_id}-{index:03d}"
 

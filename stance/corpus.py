@@ -10,7 +10,7 @@ import statistics
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from stance.articles import GENRES, REGIONS, normalise_url, read_article
+from stance.articles import GENRES, REGIONS, normalise_url, read_article, url_hash
 from stance.atomic import write_json
 from stance.data import SPLITS, load_splits, read_records
 from stance.errors import StanceError
@@ -342,14 +342,12 @@ def validate_dev_set(
 def reserved_sources(articles_dirs: list[Path], reserved: Path) -> list[tuple[Path, str]]:
     """(article file, URL) for every `paraphrase_of` URL whose hash is listed in `reserved` (one SHA-256 of a
     normalised URL a line): pages kept back for evaluating the model on text nobody on the team has seen."""
-    import hashlib
-
     listed = set(reserved.read_text(encoding="utf-8").split())
     hits = []
     for folder in articles_dirs:
         for path in sorted(folder.glob("*.txt")):
             url = read_article(path).meta.get("paraphrase_of")
-            if url and hashlib.sha256(normalise_url(str(url)).encode()).hexdigest() in listed:
+            if url and url_hash(str(url)) in listed:
                 hits.append((path, str(url)))
     return hits
 

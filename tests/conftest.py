@@ -70,8 +70,7 @@ def make_corpus(folder: Path, articles: int = 12, per_article: int = 8, seed: in
     """Write sentences.jsonl and splits.json (article-grouped 8/2/2) into `folder`, and a small real-text dev
     set (dev_real.jsonl) beside them."""
     rows = _rows("t", articles, per_article, random.Random(seed))
-    make_dev_set(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    make_dev_set(folder)  # creates `folder`
     sentences = folder / "sentences.jsonl"
     sentences.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     names = [f"t{a:02d}" for a in range(articles)]

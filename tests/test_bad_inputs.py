@@ -3,6 +3,7 @@ the problem, prints no traceback, and leaves no output file behind."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -321,8 +322,6 @@ def test_data_validate_checks_the_dev_set_and_reserved_pages(tmp_path):
     result = runner.invoke(app, ["data", "validate", str(sentences)])
     assert result.exit_code == 0, result.output
     assert "dev set" in result.stdout and "from 3 pages" in result.stdout
-    import hashlib
-
     reserved = write(tmp_path / "reserved.sha256", hashlib.sha256(b"news.example.org/d01").hexdigest() + "\n")
     check_user_error(
         ["data", "validate", str(sentences), "--reserved", str(reserved)], "d01.txt", "paraphrases a reserved page"
@@ -342,9 +341,9 @@ def test_data_validate_refuses_a_dev_article_that_is_also_in_the_corpus(tmp_path
 
 def test_missing_dev_set_fails_before_training(tmp_path, tiny_overrides):
     out = tmp_path / "m"
+    overrides = [*tiny_overrides, f"data.dev_real={tmp_path / 'nope.jsonl'}"]  # the last --set wins
     check_user_error(
-        ["train", str(TINY), "--output", str(out), "--set", f"data.dev_real={tmp_path / 'nope.jsonl'}"]
-        + [arg for o in tiny_overrides if not o.startswith("data.dev_real") for arg in ("--set", o)],
+        ["train", str(TINY), "--output", str(out), *[arg for o in overrides for arg in ("--set", o)]],
         "nope.jsonl",
         "dev set not found",
         output=out,
