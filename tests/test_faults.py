@@ -4,6 +4,7 @@ intact; two trainings into one output cannot interleave."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import time
@@ -131,3 +132,19 @@ def test_second_training_into_the_same_output_is_refused(tmp_path, tiny_override
     from inference import Predictor
 
     assert Predictor.load(out).predict(["The army will deploy troops."])[0].label
+
+
+def test_atomic_outputs_get_the_usual_permissions(tmp_path):
+    """Temp files and dirs are created private (0600/0700); what is swapped in must be readable as usual."""
+    from stance.atomic import atomic_dir, write_text
+
+    old = os.umask(0o022)
+    try:
+        write_text(tmp_path / "out.txt", "x")
+        with atomic_dir(tmp_path / "model") as tmp:
+            write_text(tmp / "stance.json", "{}")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "out.txt").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "model").stat().st_mode & 0o777 == 0o755
+    assert (tmp_path / "model" / "stance.json").stat().st_mode & 0o777 == 0o644
