@@ -58,6 +58,8 @@ class Predictor:
         meta = read_meta(model_dir)
         if meta["type"] == "tfidf":
             backend = _TfidfBackend(model_dir)
+        elif meta["type"] == "ensemble":
+            backend = _EnsembleBackend(model_dir, meta, precision, threads)
         else:
             backend = _TransformerBackend(model_dir, meta, precision, threads)
         return cls(model_dir, meta, backend, precision)
@@ -200,3 +202,27 @@ class _TfidfBackend:
         from stance.encoding import tfidf_logits
 
         return tfidf_logits(self.vectorizers, self.coef, self.intercept, texts)
+
+
+class _EnsembleBackend:
+    """The transformer and the TF-IDF model of one dir, their calibrated probabilities averaged."""
+
+    def __init__(self, model_dir: Path, meta: dict, precision: str, threads: int):
+        self.transformer = _TransformerBackend(model_dir, meta, precision, threads)
+        self.tfidf = _TfidfBackend(model_dir)
+        e = meta["ensemble"]
+        try:
+            self.weight = float(e["tfidf_weight"])
+            self.temperatures = (float(e["transformer_temperature"]), float(e["tfidf_temperature"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StanceError(f"corrupt stance.json: bad 'ensemble' entry ({exc})", path=model_dir) from None
+
+    def logits(self, texts, contexts, batch_size):
+        from stance.calibration import mix
+
+        return mix(
+            self.transformer.logits(texts, contexts, batch_size),
+            self.tfidf.logits(texts, contexts, batch_size),
+            self.weight,
+            *self.temperatures,
+        )

@@ -28,3 +28,12 @@ def fit_temperature(logits, gold_ids) -> float:
     best = min(grid, key=nll)
     fine = best * np.exp(np.linspace(-0.06, 0.06, 61))
     return float(min(fine, key=nll))
+
+
+def mix(logits_a, logits_b, weight_b: float, temperature_a: float = 1.0, temperature_b: float = 1.0):
+    """An ensemble's logits: log of the average of two models' calibrated probabilities, model b given
+    `weight_b`. Log-probabilities are logits like any other, so argmax, calibration and metrics apply."""
+    import numpy as np
+
+    p = (1 - weight_b) * softmax(logits_a, temperature_a) + weight_b * softmax(logits_b, temperature_b)
+    return np.log(np.clip(p, 1e-12, 1.0)).astype(np.float32)

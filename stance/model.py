@@ -48,11 +48,13 @@ def read_meta(model_dir: str | Path) -> dict:
     labels = meta["labels"]
     if not isinstance(labels, list) or len(labels) < 2 or not all(isinstance(lab, str) for lab in labels):
         raise StanceError(f"corrupt {META}: 'labels' must be a list of at least two names", path=path)
-    if meta["type"] not in ("transformer", "tfidf"):
+    if meta["type"] not in WEIGHTS:
         raise StanceError(f"unknown model type {meta['type']!r}", path=path)
-    weights = "model.safetensors" if meta["type"] == "transformer" else TFIDF_WEIGHTS
-    if not (model_dir / weights).is_file():
-        raise StanceError(f"weights missing: no {weights}", path=model_dir)
+    for weights in WEIGHTS[meta["type"]]:
+        if not (model_dir / weights).is_file():
+            raise StanceError(f"weights missing: no {weights}", path=model_dir)
+    if meta["type"] == "ensemble" and not isinstance(meta.get("ensemble"), dict):
+        raise StanceError(f"corrupt {META}: an ensemble needs its 'ensemble' weights and temperatures", path=path)
     return meta
 
 
@@ -90,9 +92,12 @@ def model_card(meta: dict) -> str:
         *[f"- `{lab}`" for lab in meta["labels"]],
         "",
         "## Training",
-        f"- encoder: `{meta['config']['model'].get('encoder')}`"
-        if meta["type"] == "transformer"
-        else "- TF-IDF word and character n-grams + logistic regression",
+        {
+            "transformer": f"- encoder: `{meta['config']['model'].get('encoder')}`",
+            "tfidf": "- TF-IDF word and character n-grams + logistic regression",
+            "ensemble": f"- encoder `{meta['config']['model'].get('encoder')}` and TF-IDF + logistic regression, "
+            f"calibrated probabilities averaged (TF-IDF weight {meta.get('ensemble', {}).get('tfidf_weight')})",
+        }[meta["type"]],
         f"- data: `{meta['config']['data']['sentences']}` ({meta.get('data_fingerprint', '?')})",
         f"- context: {'previous sentence as second segment' if meta['config']['data']['context'] else 'none'}",
         f"- training time: {meta.get('training_seconds', 0):.0f} s",
@@ -136,3 +141,9 @@ def model_card(meta: dict) -> str:
 
 TFIDF_WEIGHTS = "tfidf.safetensors"  # word_idf, char_idf, coef, intercept
 TFIDF_VOCAB = "tfidf.json"  # vectorizer parameters and vocabularies
+# model type -> the weight files its dir must hold
+WEIGHTS = {
+    "transformer": ("model.safetensors",),
+    "tfidf": (TFIDF_WEIGHTS,),
+    "ensemble": ("model.safetensors", TFIDF_WEIGHTS),
+}

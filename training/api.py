@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from stance.atomic import atomic_dir, write_json, write_text
-from stance.calibration import fit_temperature, softmax
+from stance.calibration import fit_temperature, mix, softmax
 from stance.config import Config
 from stance.data import load_corpus, load_dev_real
 from stance.errors import StanceError
@@ -60,7 +60,7 @@ def train_model(cfg: Config, output: str | Path, resume: bool = False, quiet: bo
     """Train per `cfg` and write a model dir at `output`; returns its stance.json contents."""
     output = Path(output)
     rank = int(os.environ.get("RANK", "0"))
-    if cfg.model.type == "transformer":
+    if cfg.model.type in ("transformer", "ensemble"):
         cfg.encoder_path()  # a bad encoder or bad data fails before anything is written
     corpus = load_corpus(cfg)
     dev_real = load_dev_real(cfg)  # a missing or bad dev set fails here, before hours of training
@@ -76,14 +76,17 @@ def train_model(cfg: Config, output: str | Path, resume: bool = False, quiet: bo
         field_t, field_l = cfg.data.text_field, cfg.data.label_field
         ctx = cfg.data.context == 1
 
-        if cfg.model.type == "transformer":
+        kind = cfg.model.type
+        members = {}  # logits functions of the trained parts: transformer, tfidf or both (ensemble)
+        history: dict = {}
+        if kind in ("transformer", "ensemble"):
             from stance.encoding import batched_logits
             from training.loop import train_transformer
 
             run_dir.mkdir(parents=True, exist_ok=True)  # other ranks do not take the lock
             result = train_transformer(cfg, corpus, run_dir, resume, quiet)
 
-            def logits_of(rows):
+            def transformer_logits(rows):
                 return batched_logits(
                     result.model,
                     result.tokenizer,
@@ -93,16 +96,34 @@ def train_model(cfg: Config, output: str | Path, resume: bool = False, quiet: bo
                     cfg.train.eval_batch_size,
                 )
 
+            members["transformer"] = transformer_logits
             history = {"epochs": result.history, "best_epoch": result.best_epoch}
-        else:
+        if kind in ("tfidf", "ensemble"):
             from training.baseline import TfidfModel
 
-            result = TfidfModel(cfg).fit([r[field_t] for r in corpus["train"]], [r[field_l] for r in corpus["train"]])
+            tfidf = TfidfModel(cfg).fit([r[field_t] for r in corpus["train"]], [r[field_l] for r in corpus["train"]])
+            members["tfidf"] = lambda rows: tfidf.logits([r[field_t] for r in rows])
+        ensemble = None
+        if kind == "ensemble":  # each member calibrated on validation, then their probabilities averaged
+            val_ids = [labels.index(r[field_l]) for r in corpus["validation"]]
+            ensemble = {
+                "tfidf_weight": cfg.ensemble.tfidf_weight,
+                **{
+                    f"{m}_temperature": round(fit_temperature(f(corpus["validation"]), val_ids), 4)
+                    for m, f in members.items()
+                },
+            }
 
             def logits_of(rows):
-                return result.logits([r[field_t] for r in rows])
-
-            history = {}
+                return mix(
+                    members["transformer"](rows),
+                    members["tfidf"](rows),
+                    ensemble["tfidf_weight"],
+                    ensemble["transformer_temperature"],
+                    ensemble["tfidf_temperature"],
+                )
+        else:
+            (logits_of,) = members.values()
         seconds = time.time() - start
         if rank != 0:
             return {}  # rank 0 scores and writes the model dir
@@ -139,17 +160,18 @@ def train_model(cfg: Config, output: str | Path, resume: bool = False, quiet: bo
             },
             "metrics": metrics,
             "calibration": calibration,
+            **({"ensemble": ensemble} if ensemble else {}),
             "training": history,
             "training_seconds": round(seconds, 1),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "versions": versions(),
         }
         with atomic_dir(output) as tmp:
-            if cfg.model.type == "transformer":
+            if "transformer" in members:  # a Hugging Face dir at the top: pipeline() loads it as it is
                 result.model.save_pretrained(tmp)
                 result.tokenizer.save_pretrained(tmp)
-            else:
-                result.save(tmp)
+            if "tfidf" in members:
+                tfidf.save(tmp)
             write_json(tmp / META, meta)
             write_text(tmp / "README.md", model_card(meta))
         if not quiet:

@@ -122,22 +122,30 @@ def train_transformer(
     model.to(device)
     ctx = cfg.data.context == 1
     field_t = cfg.data.text_field
+    bf16 = t.precision == "bf16"  # mixed precision: bf16 matmuls, fp32 master weights, loss and optimiser
 
-    def as_dataset(rows: list[dict]):
-        ds = datasets.Dataset.from_dict(
-            {
-                "text": [r[field_t] for r in rows],
-                "context": [r["context"] for r in rows],
-                "label": [label2id[r[cfg.data.label_field]] for r in rows],
-            }
-        )
+    def as_dataset(rows: list[dict], teacher: list[list[float]] | None = None):
+        columns = {
+            "text": [r[field_t] for r in rows],
+            "context": [r["context"] for r in rows],
+            "label": [label2id[r[cfg.data.label_field]] for r in rows],
+        }
+        if teacher is not None:
+            columns["teacher"] = teacher
+        ds = datasets.Dataset.from_dict(columns)
         return ds.map(
             lambda b: encode(tokenizer, b["text"], b["context"] if ctx else None, cfg.model.max_length),
             batched=True,
             remove_columns=["text", "context"],
         )
 
-    train_ds = as_dataset(corpus["train"])
+    distil = cfg.distil
+    teacher = None
+    if distil.targets:  # stored teacher logits, checked against the corpus they were made from
+        from stance.distil import load_targets, row_key
+
+        teacher = load_targets(distil.targets, cfg, [row_key(r) for r in corpus["train"]])
+    train_ds = as_dataset(corpus["train"], teacher)
     val_rows = corpus["validation"]
     val_gold = [r[cfg.data.label_field] for r in val_rows]
     n = len(train_ds)
@@ -197,12 +205,27 @@ def train_transformer(
         for b in range(state["step_in_epoch"], steps_per_epoch):
             idx = batches[b]
             rows = train_ds.select(idx)
-            batch = tokenizer.pad({k: rows[k] for k in rows.column_names if k != "label"}, return_tensors="pt")
+            inputs = {k: rows[k] for k in rows.column_names if k not in ("label", "teacher")}
+            batch = tokenizer.pad(inputs, return_tensors="pt")
             batch = {k: v.to(device) for k, v in batch.items()}
             for g in optimizer.param_groups:
                 g["lr"] = _lr(state["global_step"], total, warmup, t.learning_rate)
             gold = torch.tensor(rows["label"], device=device)
-            loss = F.cross_entropy(ddp(**batch).logits, gold, weight=weight, label_smoothing=t.label_smoothing)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                logits = ddp(**batch).logits
+            logits = logits.float()
+            loss = F.cross_entropy(logits, gold, weight=weight, label_smoothing=t.label_smoothing)
+            if teacher is not None:
+                # Hinton et al. (2015): match the teacher's softened distribution; the T^2 keeps the soft
+                # term's gradients on the same scale as the hard term's whatever the temperature
+                T = distil.temperature
+                soft = F.kl_div(
+                    F.log_softmax(logits / T, dim=1),
+                    F.log_softmax(torch.tensor(rows["teacher"], device=device) / T, dim=1),
+                    log_target=True,
+                    reduction="batchmean",
+                )
+                loss = distil.weight * T * T * soft + (1 - distil.weight) * loss
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), t.max_grad_norm)
@@ -223,6 +246,7 @@ def train_transformer(
             [r["context"] for r in val_rows] if ctx else None,
             cfg.model.max_length,
             t.eval_batch_size,
+            autocast_bf16=bf16,
         )
         f1 = macro_f1(val_gold, [labels[i] for i in logits.argmax(1)], labels)
         state["history"].append({"epoch": epoch + 1, "step": state["global_step"], "val_macro_f1": round(f1, 4)})

@@ -1,0 +1,54 @@
+"""Teacher targets: a trained model's logits on the training split, written as data for distillation.
+
+The teacher only reads its weights here, so this lives in inference; the student's training reads the
+file through `stance.distil`, which checks it was made from the corpus being trained on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from stance.distil import row_key, write_targets
+from stance.model import read_meta
+
+CHUNK = 512  # sentences a progress step
+
+
+def write_teacher_targets(
+    teacher_dir: Path, cfg, output: Path, command: str, precision: str = "fp32", quiet: bool = False
+) -> int:
+    """Score the training split of `cfg`'s corpus with the teacher and write its logits to `output`.
+    Returns the number of sentences. `command` is recorded: it is what regenerates the file."""
+    from tqdm.auto import tqdm
+
+    from inference.predictor import Predictor
+    from stance.data import load_corpus
+    from stance.encoders import sha256_file
+
+    meta = read_meta(teacher_dir)
+    predictor = Predictor.load(teacher_dir, precision=precision)
+    rows = load_corpus(cfg)["train"]
+    field = cfg.data.text_field
+    logits: dict[str, list[float]] = {}
+    with tqdm(total=len(rows), disable=quiet, unit="sentence", desc="teacher") as bar:
+        for start in range(0, len(rows), CHUNK):
+            block = rows[start : start + CHUNK]
+            out = predictor.logits([r[field] for r in block], [r["context"] for r in block])
+            logits.update({row_key(r): out[i].tolist() for i, r in enumerate(block)})
+            bar.update(len(block))
+    weights = teacher_dir / ("model.safetensors" if meta["type"] != "tfidf" else "tfidf.safetensors")
+    teacher = {
+        "model_dir": teacher_dir.name,
+        "type": meta["type"],
+        "encoder": meta.get("config", {}).get("model", {}).get("encoder"),
+        "weights_sha256": sha256_file(weights),
+        "trained_on": meta.get("data_fingerprint"),
+        "precision": precision,
+        "metrics": {s: round(m["macro_f1"], 4) for s, m in meta.get("metrics", {}).items()},
+    }
+    if list(meta["labels"]) != list(cfg.labels):
+        from stance.errors import StanceError
+
+        raise StanceError(f"the teacher's labels {meta['labels']} differ from the config's {cfg.labels}")
+    write_targets(output, logits, cfg.labels, cfg, teacher, command)
+    return len(logits)
