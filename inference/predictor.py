@@ -21,6 +21,9 @@ from stance.errors import StanceError
 from stance.model import TFIDF_VOCAB, TFIDF_WEIGHTS, read_meta
 
 PRECISIONS = ("fp32", "bf16", "int8")
+# encoder families whose int8 quality was measured (docs/benchmarks.md): MiniLM keeps its macro-F1 within 0.2
+# points; all-mpnet-base-v2 fell from 0.80 to 0.59 on test, so int8 is refused for anything else
+INT8_VALIDATED = ("bert",)
 UNCERTAIN = "uncertain"
 CHUNK = 4096  # sentences read, sorted and predicted together when streaming (more: fuller equal-length batches)
 
@@ -134,6 +137,12 @@ class _TransformerBackend:
             )
         model.eval()
         if precision == "int8":
+            if model.config.model_type not in INT8_VALIDATED:
+                raise StanceError(
+                    f"int8 is validated on BERT-family encoders only; this is {model.config.model_type} "
+                    "(mpnet loses 0.2 macro-F1 under dynamic int8): use --precision bf16",
+                    path=model_dir,
+                )
             model = quantize_int8(model)
         if precision == "bf16" and not _native_bf16():
             print(

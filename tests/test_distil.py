@@ -175,3 +175,38 @@ def test_bf16_training_runs_and_is_recorded(tmp_path, tiny_model, tiny_overrides
     assert weights_digest(out) != weights_digest(tiny_model)  # the forward really ran in bf16
     result = runner.invoke(app, ["train", str(TINY), "--print-config", "--set", "train.precision=fp16"])
     assert result.exit_code == 2 and "train.precision" in result.output
+
+
+def test_int8_is_refused_for_an_encoder_it_was_not_validated_on(tmp_path, tiny_model):
+    """Dynamic int8 wrecks mpnet (test macro-F1 0.80 -> 0.59): a model of another family is refused, not
+    silently degraded. Built here: a tiny MPNet classifier in a copy of the tiny model's dir."""
+    from transformers import MPNetConfig, MPNetForSequenceClassification
+
+    from inference import Predictor
+    from stance.errors import StanceError
+
+    mp = tmp_path / "tiny-mpnet"
+    shutil.copytree(tiny_model, mp)
+    bert = json.loads((tiny_model / "config.json").read_text())
+    cfg = MPNetConfig(
+        vocab_size=bert["vocab_size"], hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+        intermediate_size=37, num_labels=4, id2label=bert["id2label"], label2id=bert["label2id"],
+    )  # fmt: skip
+    MPNetForSequenceClassification(cfg).save_pretrained(mp)
+    assert Predictor.load(mp, precision="bf16").predict(["A sentence."])[0].label
+    with pytest.raises(StanceError, match="int8 is validated on BERT-family encoders only; this is mpnet"):
+        Predictor.load(mp, precision="int8")
+    assert Predictor.load(tiny_model, precision="int8").predict(["A sentence."])[0].label
+
+
+def test_shipped_teacher_targets_match_the_shipped_corpus():
+    """configs/minilm-distil.yaml must train as shipped: after a corpus change this fails until the targets
+    are regenerated (data/teacher/README.md says how)."""
+    from stance.config import load_config
+    from stance.data import load_corpus
+    from stance.distil import load_targets, row_key
+
+    cfg = load_config(REPO / "configs/minilm-distil.yaml")
+    train = load_corpus(cfg)["train"]
+    rows = load_targets(cfg.distil.targets, cfg, [row_key(r) for r in train])
+    assert len(rows) == len(train) and all(len(r) == len(cfg.labels) for r in rows)
