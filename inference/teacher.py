@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from stance.distil import row_key, write_targets
-from stance.model import read_meta
+from stance.errors import StanceError
+from stance.model import WEIGHTS
 
 CHUNK = 512  # sentences a progress step
 
@@ -25,8 +26,10 @@ def write_teacher_targets(
     from stance.data import load_corpus
     from stance.encoders import sha256_file
 
-    meta = read_meta(teacher_dir)
     predictor = Predictor.load(teacher_dir, precision=precision)
+    meta = predictor.meta
+    if list(meta["labels"]) != list(cfg.labels):  # before minutes of scoring, not after
+        raise StanceError(f"the teacher's labels {meta['labels']} differ from the config's {cfg.labels}")
     rows = load_corpus(cfg)["train"]
     field = cfg.data.text_field
     logits: dict[str, list[float]] = {}
@@ -36,19 +39,14 @@ def write_teacher_targets(
             out = predictor.logits([r[field] for r in block], [r["context"] for r in block])
             logits.update({row_key(r): out[i].tolist() for i, r in enumerate(block)})
             bar.update(len(block))
-    weights = teacher_dir / ("model.safetensors" if meta["type"] != "tfidf" else "tfidf.safetensors")
     teacher = {
         "model_dir": teacher_dir.name,
         "type": meta["type"],
         "encoder": meta.get("config", {}).get("model", {}).get("encoder"),
-        "weights_sha256": sha256_file(weights),
+        "weights_sha256": sha256_file(teacher_dir / WEIGHTS[meta["type"]][0]),
         "trained_on": meta.get("data_fingerprint"),
         "precision": precision,
         "metrics": {s: round(m["macro_f1"], 4) for s, m in meta.get("metrics", {}).items()},
     }
-    if list(meta["labels"]) != list(cfg.labels):
-        from stance.errors import StanceError
-
-        raise StanceError(f"the teacher's labels {meta['labels']} differ from the config's {cfg.labels}")
     write_targets(output, logits, cfg.labels, cfg, teacher, command)
     return len(logits)

@@ -16,6 +16,7 @@ import yaml
 
 from stance import LABELS
 from stance.errors import StanceError
+from stance.model import WEIGHTS as MODEL_WEIGHTS
 
 # Encoder aliases: name -> (python package that ships the weights, folder inside it). Encoders shipped as
 # split archives (mpnet) are in stance.encoders.ARCHIVES.
@@ -106,7 +107,7 @@ class Config:
 # Fields holding paths that are resolved against the directory of the file that sets them.
 PATH_KEYS = {"data.sentences", "data.splits", "data.dev_real", "model.encoder", "distil.targets"}
 CHOICES = {
-    "model.type": ("transformer", "tfidf", "ensemble"),
+    "model.type": tuple(MODEL_WEIGHTS),  # the model types a model dir can hold
     "data.context": (0, 1),
     "train.device": ("auto", "cpu", "cuda"),
     "train.precision": ("fp32", "bf16"),

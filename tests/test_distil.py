@@ -8,28 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_train import TINY, sets, weights_digest
 from typer.testing import CliRunner
 
 from stance.cli import app
 from stance.model import UNSAFE_SUFFIXES
 
 REPO = Path(__file__).resolve().parent.parent
-TINY = REPO / "configs/tiny.yaml"
 runner = CliRunner()
-
-
-def sets(overrides: list[str]) -> list[str]:
-    return [arg for o in overrides for arg in ("--set", o)]
-
-
-def weights_digest(model_dir: Path) -> str:
-    from safetensors.numpy import load_file
-
-    return str(
-        sorted(
-            (k, v.tobytes().hex()[:64], float(v.sum())) for k, v in load_file(model_dir / "model.safetensors").items()
-        )
-    )
 
 
 @pytest.fixture(scope="module")
