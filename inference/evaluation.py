@@ -4,41 +4,44 @@
 from __future__ import annotations
 
 import json
-import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from stance import metrics as M
 from stance.atomic import atomic_dir, write_json, write_text
-from stance.data import SPLITS, load_corpus, load_dev_real, load_labeled
+from stance.data import SPLITS, load_corpus, load_dev_real, load_labeled, with_context
 from stance.errors import StanceError
-from stance.model import read_meta
+from stance.modeldir import read_meta
 
 BOOTSTRAP_SAMPLES = 1000
+TABLE_FORMATS = ("table", "json")
 
 
-def load_eval_rows(
-    model_dir: Path, data: list[Path], labels: list[str], text_field: str, label_field: str, skip_unknown: bool
-) -> list[dict]:
-    """Rows with `text`, `gold`, `context` (previous sentence of the same article when known)."""
+@dataclass
+class EvalOptions:
+    """How labeled files are read (for `evaluate` and `compare`) and whether `evaluate` writes a report."""
+
+    text_field: str = "text"
+    label_field: str = "label"
+    skip_unknown: bool = False  # skip rows whose label the model does not know, instead of stopping
+    report: Path | None = None  # a report directory to write: metrics, plots, errors, markdown
+
+
+def load_eval_rows(model_dir: Path, data: list[Path], labels: list[str], o: EvalOptions) -> list[dict]:
+    """Rows with `text`, `gold`, `context` (previous sentence of the same article when known), `_source`.
+    'test', 'validation' and 'dev_real' (when no such file exists) name the model's own corpus splits."""
     rows: list[dict] = []
     for path in data:
         if str(path) in (*SPLITS, "dev_real") and not path.exists():
             rows += _corpus_split(model_dir, str(path), labels)
             continue
-        records = load_labeled(path, labels, text_field, label_field, skip_unknown)
-        previous: dict[str, tuple[int, str]] = {}
-        for r in records:
-            article = r.get("article_id")
-            context = ""
-            if article is not None and isinstance(r.get("index"), int):
-                prev = previous.get(article)
-                context = prev[1] if prev and prev[0] == r["index"] - 1 else ""
-                previous[article] = (r["index"], r[text_field])
+        records = load_labeled(path, labels, o.text_field, o.label_field, o.skip_unknown)
+        for r, context in with_context(records, o.text_field):
             rows.append(
                 {
                     **r,
-                    "text": r[text_field],
-                    "gold": r[label_field],
+                    "text": r[o.text_field],
+                    "gold": r[o.label_field],
                     "context": context,
                     "_source": f"{path}:{r['_line']}",
                 }
@@ -85,21 +88,11 @@ def score(gold: list[str], pred: list[str], probs, labels: list[str], seed: int 
     }
 
 
-def run_evaluate(
-    model_dir: Path,
-    data: list[Path],
-    report: Path | None,
-    fmt: str,
-    text_field: str,
-    label_field: str,
-    skip_unknown: bool,
-    quiet: bool,
-) -> dict:
-    if fmt not in ("table", "json"):
-        raise StanceError(f"--format must be table or json, got {fmt!r}")
+def run_evaluate(model_dir: Path, data: list[Path], o: EvalOptions) -> dict:
+    """Metrics of the model on the labeled `data`, with bootstrap intervals; writes `o.report` if set."""
     meta = read_meta(model_dir)
     labels = meta["labels"]
-    rows = load_eval_rows(model_dir, data, labels, text_field, label_field, skip_unknown)
+    rows = load_eval_rows(model_dir, data, labels, o)
     from inference.predictor import Predictor
 
     predictor = Predictor.load(model_dir)
@@ -107,14 +100,8 @@ def run_evaluate(
     pred = [labels[i] for i in probs.argmax(1)]
     gold = [r["gold"] for r in rows]
     result = {"model": str(model_dir), "data": [str(d) for d in data], **score(gold, pred, probs, labels)}
-    if report is not None:
-        write_report(report, result, rows, pred, probs, labels)
-    if fmt == "json":
-        print(json.dumps({k: v for k, v in result.items() if k != "reliability"}, indent=2))
-    else:
-        print(render_table(result))
-        if report is not None and not quiet:
-            print(f"\nreport: {report / 'report.md'}", file=sys.stderr)
+    if o.report is not None:
+        write_report(o.report, result, rows, pred, probs)
     return result
 
 
@@ -140,74 +127,78 @@ def render_table(r: dict) -> str:
     return "\n".join(lines)
 
 
-def write_report(out: Path, result: dict, rows: list[dict], pred: list[str], probs, labels: list[str]) -> None:
+def write_report(out: Path, result: dict, rows: list[dict], pred: list[str], probs) -> None:
+    """The report directory: metrics.json, confusion_matrix.png, reliability.png, errors.jsonl, report.md."""
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    labels = result["labels"]
+    errors = []  # most confident first
+    for r, p, pr in zip(rows, pred, probs, strict=True):
+        if p != r["gold"]:
+            errors.append(
+                {
+                    "source": r["_source"],
+                    "text": r["text"],
+                    "gold": r["gold"],
+                    "predicted": p,
+                    "score": round(float(pr.max()), 4),
+                    "probs": {lab: round(float(x), 4) for lab, x in zip(labels, pr, strict=True)},
+                }
+            )
+    errors.sort(key=lambda e: -e["score"])
     with atomic_dir(out) as tmp:
         write_json(tmp / "metrics.json", result)
-        # confusion matrix
-        fig, ax = plt.subplots(figsize=(6, 5))
-        cm = result["confusion_matrix"]
-        ax.imshow(cm, cmap="Blues")
-        ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
-        ax.set_yticks(range(len(labels)), labels)
-        ax.set_xlabel("predicted")
-        ax.set_ylabel("gold")
-        top = max(max(row) for row in cm) or 1
-        for i, row in enumerate(cm):
-            for j, v in enumerate(row):
-                ax.text(j, i, str(v), ha="center", va="center", color="white" if v > top / 2 else "black")
-        ax.set_title(f"confusion matrix (n={result['n']})")
-        fig.tight_layout()
-        fig.savefig(tmp / "confusion_matrix.png", dpi=110)
-        plt.close(fig)
-        # reliability diagram
-        fig, ax = plt.subplots(figsize=(5, 5))
-        bins = [b for b in result["reliability"] if b["n"]]
-        ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect calibration")
-        ax.bar(
-            [(b["lo"] + b["hi"]) / 2 for b in bins],
-            [b["accuracy"] for b in bins],
-            width=0.09,
-            alpha=0.7,
-            label="accuracy in bin",
-        )
-        ax.plot(
-            [b["confidence"] for b in bins],
-            [b["accuracy"] for b in bins],
-            "o-",
-            color="C3",
-            label="mean confidence vs accuracy",
-        )
-        ax.set_xlim(0, 1)
-        ax.set_ylim(0, 1)
-        ax.set_xlabel("confidence (top probability)")
-        ax.set_ylabel("accuracy")
-        ax.set_title(f"reliability (ECE {result['ece']:.3f})")
-        ax.legend(loc="upper left", fontsize=8)
-        fig.tight_layout()
-        fig.savefig(tmp / "reliability.png", dpi=110)
-        plt.close(fig)
-        # errors, most confident first
-        errors = []
-        for r, p, pr in zip(rows, pred, probs, strict=True):
-            if p != r["gold"]:
-                errors.append(
-                    {
-                        "source": r["_source"],
-                        "text": r["text"],
-                        "gold": r["gold"],
-                        "predicted": p,
-                        "score": round(float(pr.max()), 4),
-                        "probs": {lab: round(float(x), 4) for lab, x in zip(labels, pr, strict=True)},
-                    }
-                )
-        errors.sort(key=lambda e: -e["score"])
+        _plot_confusion(result, tmp / "confusion_matrix.png")
+        _plot_reliability(result, tmp / "reliability.png")
         write_text(tmp / "errors.jsonl", "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in errors))
         write_text(tmp / "report.md", report_markdown(result, errors))
+
+
+def _plot_confusion(result: dict, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    labels, cm = result["labels"], result["confusion_matrix"]
+    fig, ax = plt.subplots(figsize=(6, 5))
+    ax.imshow(cm, cmap="Blues")
+    ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("gold")
+    top = max(max(row) for row in cm) or 1
+    for i, row in enumerate(cm):
+        for j, v in enumerate(row):
+            ax.text(j, i, str(v), ha="center", va="center", color="white" if v > top / 2 else "black")
+    ax.set_title(f"confusion matrix (n={result['n']})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _plot_reliability(result: dict, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 5))
+    bins = [b for b in result["reliability"] if b["n"]]
+    ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect calibration")
+    centres = [(b["lo"] + b["hi"]) / 2 for b in bins]
+    ax.bar(centres, [b["accuracy"] for b in bins], width=0.09, alpha=0.7, label="accuracy in bin")
+    ax.plot(
+        [b["confidence"] for b in bins],
+        [b["accuracy"] for b in bins],
+        "o-",
+        color="C3",
+        label="mean confidence vs accuracy",
+    )
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("confidence (top probability)")
+    ax.set_ylabel("accuracy")
+    ax.set_title(f"reliability (ECE {result['ece']:.3f})")
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def report_markdown(r: dict, errors: list[dict]) -> str:
@@ -281,13 +272,9 @@ def paired_bootstrap_diff(
     return M.bootstrap_interval(len(gold), diff, samples, seed)
 
 
-def run_compare(
-    model_dirs: list[Path], data: Path, fmt: str, text_field: str, label_field: str, skip_unknown: bool
-) -> list[dict]:
+def run_compare(model_dirs: list[Path], data: Path, o: EvalOptions) -> list[dict]:
     """Several models on the same rows; each model's macro-F1 difference from the first, with a paired
     bootstrap interval (an interval that excludes 0 means the difference is unlikely to be noise)."""
-    if fmt not in ("table", "json"):
-        raise StanceError(f"--format must be table or json, got {fmt!r}")
     if len(model_dirs) < 2:
         raise StanceError("compare needs at least two model directories")
     metas = [read_meta(d) for d in model_dirs]
@@ -295,7 +282,7 @@ def run_compare(
     for d, meta in zip(model_dirs[1:], metas[1:], strict=True):
         if sorted(meta["labels"]) != sorted(labels):
             raise StanceError(f"labels differ from {model_dirs[0]}'s ({', '.join(meta['labels'])})", path=d)
-    rows = load_eval_rows(model_dirs[0], [data], labels, text_field, label_field, skip_unknown)
+    rows = load_eval_rows(model_dirs[0], [data], labels, o)
     gold = [r["gold"] for r in rows]
     from inference.predictor import Predictor
 
@@ -317,16 +304,15 @@ def run_compare(
             entry["diff_vs_first"] = entry["macro_f1"] - results[0]["macro_f1"]
             entry["diff_ci"] = list(paired_bootstrap_diff(gold, preds[0], pred, labels))
         results.append(entry)
-    if fmt == "json":
-        print(json.dumps(results, indent=2))
-    else:
-        print(f"{'model':<40} {'accuracy':>8} {'macro-F1':>8}  {'95% CI':<15} {'Δ vs first':>10}  {'95% CI of Δ':<17}")
-        for e in results:
-            ci = f"[{e['macro_f1_ci'][0]:.3f}, {e['macro_f1_ci'][1]:.3f}]"
-            diff = (
-                f"{e['diff_vs_first']:+10.3f}  [{e['diff_ci'][0]:+.3f}, {e['diff_ci'][1]:+.3f}]"
-                if "diff_ci" in e
-                else ""
-            )
-            print(f"{e['model'][-40:]:<40} {e['accuracy']:>8.3f} {e['macro_f1']:>8.3f}  {ci:<15} {diff}")
     return results
+
+
+def render_compare(results: list[dict]) -> str:
+    lines = [f"{'model':<40} {'accuracy':>8} {'macro-F1':>8}  {'95% CI':<15} {'Δ vs first':>10}  {'95% CI of Δ':<17}"]
+    for e in results:
+        ci = f"[{e['macro_f1_ci'][0]:.3f}, {e['macro_f1_ci'][1]:.3f}]"
+        diff = (
+            f"{e['diff_vs_first']:+10.3f}  [{e['diff_ci'][0]:+.3f}, {e['diff_ci'][1]:+.3f}]" if "diff_ci" in e else ""
+        )
+        lines.append(f"{e['model'][-40:]:<40} {e['accuracy']:>8.3f} {e['macro_f1']:>8.3f}  {ci:<15} {diff}")
+    return "\n".join(lines)

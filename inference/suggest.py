@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 
 from stance.corpus import tokens
-from stance.data import read_records
+from stance.data import read_records, with_context
 from stance.errors import StanceError
 
 STRATEGIES = ("margin", "entropy")
@@ -33,20 +33,17 @@ def suggest(
     model_dir: Path, pool: Path, n: int, strategy: str = "margin", max_similarity: float = 0.8, text_field: str = "text"
 ) -> list[dict]:
     if strategy not in STRATEGIES:
-        raise StanceError(f"--strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
+        raise StanceError(f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
     if n < 1:
-        raise StanceError(f"-n must be at least 1, got {n}")
-    rows = [row for _, row in read_records(pool, text_field) if row.get("label") is None]
+        raise StanceError(f"the number to pick must be at least 1, got {n}")
+    records = (row for _, row in read_records(pool, text_field))
+    pairs = [(row, context) for row, context in with_context(records, text_field) if row.get("label") is None]
+    rows, contexts = [row for row, _ in pairs], [context for _, context in pairs]
     if not rows:
         raise StanceError("no unlabelled sentences (label null or missing) in the pool", path=pool)
     from inference.predictor import Predictor
 
     predictor = Predictor.load(model_dir)
-    by_article: dict[str, dict[int, str]] = {}
-    for r in rows:
-        if "article_id" in r and isinstance(r.get("index"), int):
-            by_article.setdefault(r["article_id"], {})[r["index"]] = r[text_field]
-    contexts = [by_article.get(r.get("article_id"), {}).get(r.get("index", 0) - 1, "") for r in rows]
     probs = predictor.predict_proba([r[text_field] for r in rows], contexts)
     scores = uncertainty(probs, strategy)
     order = sorted(range(len(rows)), key=lambda i: (-scores[i], i))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from stance.distil import row_key, write_targets
 from stance.errors import StanceError
-from stance.model import WEIGHTS
+from stance.model_types import MODEL_TYPES
 
 CHUNK = 512  # sentences a progress step
 
@@ -43,7 +43,7 @@ def write_teacher_targets(
         "model_dir": teacher_dir.name,
         "type": meta["type"],
         "encoder": meta.get("config", {}).get("model", {}).get("encoder"),
-        "weights_sha256": sha256_file(teacher_dir / WEIGHTS[meta["type"]][0]),
+        "weights_sha256": sha256_file(teacher_dir / MODEL_TYPES[meta["type"]].files[0]),
         "trained_on": meta.get("data_fingerprint"),
         "precision": precision,
         "metrics": {s: round(m["macro_f1"], 4) for s, m in meta.get("metrics", {}).items()},

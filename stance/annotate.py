@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TextIO
 
 from stance.atomic import write_text
-from stance.data import read_records
+from stance.data import read_records, with_context
 
 SKIP, UNDO, QUIT = "s", "u", "q"
 
@@ -42,6 +42,7 @@ def label_session(
     """Run a labelling session over `path` (JSONL with `text` and `label`, null = to do).
     Returns counts: labeled, skipped, remaining."""
     records = [row for _, row in read_records(path)]
+    contexts = [context for _, context in with_context(records)]  # what the model reads as the sentence before
     kmap = key_map(labels)
     help_line = "  ".join(f"[{k}] {lab}" for k, lab in kmap.items() if k.isdigit()) + "  [s]kip [u]ndo [q]uit"
     history: list[tuple[int, object, bool]] = []  # (index, previous label, previous skipped)
@@ -66,8 +67,7 @@ def label_session(
         if pos + 1 < len(same):
             out.write(f"  after:  {records[same[pos + 1]]['text']}\n")
         if suggest is not None:
-            context = records[same[pos - 1]]["text"] if pos > 0 else ""
-            s = suggest([rec["text"]], [context])[0]
+            s = suggest([rec["text"]], [contexts[i]])[0]
             probs = "  ".join(f"{lab} {p:.2f}" for lab, p in s["probs"].items())
             out.write(f"  model: {s['label']} ({probs})\n")
         out.write(help_line + "\n> ")

@@ -99,13 +99,3 @@ def read_article(path: str | Path) -> Article:
         raise StanceError(f"article id must be lowercase letters, digits and '-': {article_id!r}", path=path)
     meta["id"] = article_id
     return Article(id=article_id, text=text.strip("\n"), meta=meta)
-
-
-def format_article(article: Article) -> str:
-    header = []
-    for key in HEADER_KEYS:
-        value = article.meta.get(key, "")
-        if key in OPTIONAL_KEYS and not value:
-            continue
-        header.append(f"{key}: {'; '.join(value) if isinstance(value, list) else value}")
-    return "\n".join(header) + "\n---\n" + article.text.strip("\n") + "\n"

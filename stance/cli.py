@@ -7,7 +7,9 @@ so `stance --help` stays fast.
 from __future__ import annotations
 
 import functools
+import os
 import traceback
+import warnings
 from pathlib import Path
 
 import typer
@@ -59,6 +61,12 @@ def _main(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
 ) -> None:
     _state["debug"] = debug
+    warnings.showwarning = _show_warning
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Library warnings (a cut text, slow bf16) as one plain line each."""
+    typer.echo(f"warning: {message}", err=True)
 
 
 ConfigArg = typer.Argument(..., exists=False, help="YAML config (see configs/).")
@@ -87,12 +95,49 @@ def train(
     if cv:
         from training.crossval import cross_validate
 
-        cross_validate(cfg, folds=cv, quiet=quiet)
+        def on_fold(k: int, meta: dict) -> None:
+            if not quiet:
+                test = meta["metrics"]["test"]
+                typer.echo(f"fold {k + 1}/{cv}: test macro-F1 {test['macro_f1']:.4f} ({test['n']} sentences)")
+
+        result = cross_validate(cfg, folds=cv, on_fold=on_fold)
+        typer.echo(
+            f"cross-validation ({cv} folds, grouped by article): macro-F1 {result['mean']:.4f} ± {result['std']:.4f}"
+        )
         return
-    from training.api import train_model
+    from training.api import has_checkpoint, report_lines, train_model
 
     out = output or Path("models") / Path(config).stem
-    train_model(cfg, out, resume=resume, quiet=quiet)
+    if has_checkpoint(out) and not resume and int(os.environ.get("RANK", "0")) == 0:
+        raise StanceError(
+            "an interrupted run is waiting: pass --resume to continue it, or delete its run dir", path=out
+        )
+    meta = train_model(cfg, out, resume=resume, quiet=quiet)
+    if meta and not quiet:
+        typer.echo(report_lines(meta, out))
+
+
+@app.command()
+@_user_errors
+def sweep(
+    config: Path = ConfigArg,
+    grid: list[str] = typer.Option(..., "--grid", help="An axis: section.key=v1,v2,... (repeatable)."),
+    overrides: list[str] | None = SetOpt,
+    output: Path | None = typer.Option(None, "--output", "-o", help="Also write all results as JSON here."),
+) -> None:
+    """Train once per grid point, scored on the validation split only; one JSON line per run."""
+    import json
+
+    from training.sweep import sweep as run_sweep
+
+    results = []
+    for row in run_sweep(config, grid, overrides or []):
+        results.append(row)
+        typer.echo(json.dumps(row))
+    if output is not None:
+        from stance.atomic import write_json
+
+        write_json(output, results)
 
 
 @app.command()
@@ -111,11 +156,41 @@ def predict(
     quiet: bool = QuietOpt,
 ) -> None:
     """Label texts, a file of records, or a whole article, sentence by sentence."""
-    from inference.cli_predict import run_predict
+    import sys
 
-    run_predict(
-        model_dir, texts or [], input, text_field, fmt, output, threshold, summary, precision, batch_size, quiet
+    from inference.labeling import FORMATS, PredictOptions, label_inputs
+    from stance.model_types import PRECISIONS
+
+    if fmt is not None and fmt not in FORMATS:
+        raise StanceError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if not 0.0 <= threshold <= 1.0:
+        raise StanceError(f"--threshold must be between 0 and 1, got {threshold}")
+    if batch_size < 1:
+        raise StanceError(f"--batch-size must be at least 1, got {batch_size}")
+    if precision not in PRECISIONS:
+        raise StanceError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if input is not None and texts:
+        raise StanceError("give TEXT arguments or --input, not both")
+    if input is None and not texts:
+        raise StanceError("nothing to label: give TEXT arguments, --input FILE, or '-' for stdin")
+    options = PredictOptions(
+        texts=texts or [],
+        input=input,
+        text_field=text_field,
+        fmt=fmt,
+        output=output,
+        threshold=threshold,
+        summary=summary,
+        precision=precision,
+        batch_size=batch_size,
+        quiet=quiet,
     )
+    result = label_inputs(model_dir, options)
+    if output is not None and not quiet:
+        typer.echo(f"wrote {output}", err=True)
+    if result.summary is not None:
+        typer.echo(result.summary.render(), err=output is not None)
+    sys.stdout.flush()
 
 
 @app.command()
@@ -133,9 +208,20 @@ def evaluate(
     quiet: bool = QuietOpt,
 ) -> None:
     """Evaluate a model on held-out labeled data: metrics with confidence intervals."""
-    from inference.evaluation import run_evaluate
+    import json
 
-    run_evaluate(model_dir, data, report, fmt, text_field, label_field, skip_unknown, quiet)
+    from inference.evaluation import TABLE_FORMATS, EvalOptions, render_table, run_evaluate
+
+    if fmt not in TABLE_FORMATS:
+        raise StanceError(f"--format must be table or json, got {fmt!r}")
+    options = EvalOptions(text_field=text_field, label_field=label_field, skip_unknown=skip_unknown, report=report)
+    result = run_evaluate(model_dir, data, options)
+    if fmt == "json":
+        typer.echo(json.dumps({k: v for k, v in result.items() if k != "reliability"}, indent=2))
+        return
+    typer.echo(render_table(result))
+    if report is not None and not quiet:
+        typer.echo(f"\nreport: {report / 'report.md'}", err=True)
 
 
 @app.command()
@@ -149,9 +235,15 @@ def compare(
     skip_unknown: bool = typer.Option(False, "--skip-unknown"),
 ) -> None:
     """Compare models side by side on the same data, with paired bootstrap intervals of the differences."""
-    from inference.evaluation import run_compare
+    import json
 
-    run_compare(model_dirs, data, fmt, text_field, label_field, skip_unknown)
+    from inference.evaluation import TABLE_FORMATS, EvalOptions, render_compare, run_compare
+
+    if fmt not in TABLE_FORMATS:
+        raise StanceError(f"--format must be table or json, got {fmt!r}")
+    options = EvalOptions(text_field=text_field, label_field=label_field, skip_unknown=skip_unknown)
+    results = run_compare(model_dirs, data, options)
+    typer.echo(json.dumps(results, indent=2) if fmt == "json" else render_compare(results))
 
 
 @app.command("setup-encoder")
@@ -326,6 +418,8 @@ def data_suggest(
 
     from inference.suggest import suggest
 
+    if n < 1:
+        raise StanceError(f"-n must be at least 1, got {n}")
     picked = suggest(model_dir, pool, n, strategy, max_similarity)
     text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in picked)
     if output is None:

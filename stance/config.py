@@ -1,7 +1,9 @@
-"""Typed configuration: YAML files that inherit from a base, `--set a.b=c` overrides, strict checking.
+"""Typed configuration: YAML files that inherit from a base, `a.b=c` overrides, strict checking.
+
+The defaults live here, in the dataclasses; configs/base.yaml documents them (a test checks the two agree).
 
 Relative paths in a config file are relative to that file's directory, so a config works from any
-working directory; paths given with `--set` are relative to the current directory.
+working directory; paths given as overrides are relative to the current directory.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import yaml
 
 from stance import LABELS
 from stance.errors import StanceError
-from stance.model import WEIGHTS as MODEL_WEIGHTS
+from stance.model_types import MODEL_TYPES
 
 # Encoder aliases: name -> (python package that ships the weights, folder inside it). Encoders shipped as
 # split archives (mpnet) are in stance.encoders.ARCHIVES.
@@ -38,7 +40,7 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    type: str = "transformer"  # transformer | tfidf
+    type: str = "transformer"  # a key of stance.model_types.MODEL_TYPES: transformer | tfidf | ensemble
     encoder: str = "minilm"  # an alias from ENCODER_ALIASES or a local Hugging Face model directory
     max_length: int = 128  # tokens per input (sentence, plus context when data.context is 1)
 
@@ -107,7 +109,7 @@ class Config:
 # Fields holding paths that are resolved against the directory of the file that sets them.
 PATH_KEYS = {"data.sentences", "data.splits", "data.dev_real", "model.encoder", "distil.targets"}
 CHOICES = {
-    "model.type": tuple(MODEL_WEIGHTS),  # the model types a model dir can hold
+    "model.type": tuple(MODEL_TYPES),
     "data.context": (0, 1),
     "train.device": ("auto", "cpu", "cuda"),
     "train.precision": ("fp32", "bf16"),
@@ -274,7 +276,7 @@ def _build(cls: type, raw: dict, prefix: str, origin: dict) -> Any:
 def parse_override(text: str) -> tuple[str, Any]:
     """'train.epochs=3' -> ('train.epochs', 3): the value is read as YAML, so types come out right."""
     if "=" not in text:
-        raise StanceError(f"--set expects section.key=value, got '{text}'")
+        raise StanceError(f"an override must be section.key=value, got '{text}'")
     key, value = text.split("=", 1)
     try:
         parsed = yaml.safe_load(value) if value.strip() else ""
@@ -284,7 +286,7 @@ def parse_override(text: str) -> tuple[str, Any]:
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
-    """Load a YAML config (with its `inherit:` chain), apply `--set` overrides, check every key and type."""
+    """Load a YAML config (with its `inherit:` chain), apply `section.key=value` overrides, check every key and type."""
     raw: dict = {}
     origin: dict = {}
     if path is not None:
@@ -296,11 +298,11 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         for part in parts[:-1]:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
-                raise StanceError(f"--set {key}: '{part}' is not a section")
+                raise StanceError(f"override {key}: '{part}' is not a section")
         if key in PATH_KEYS and isinstance(value, str) and value and (key != "model.encoder" or _path_like(value)):
             value = str(Path(value).resolve())
         node[parts[-1]] = value
-        origin[key] = ("--set", None)
+        origin[key] = ("override", None)
     config = _build(Config, raw, "", origin)
     _check(config, origin)
     return config

@@ -9,7 +9,8 @@ import csv
 import io
 import json
 import sys
-from collections.abc import Iterator
+import warnings
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from stance.errors import StanceError
@@ -40,28 +41,19 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
             fh.close()
 
 
-def file_format(path: Path) -> str:
-    suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".ndjson", ".json"):
-        return "jsonl"
-    if suffix in (".csv", ".tsv"):
-        return suffix[1:]
-    if suffix in (".txt", ".md"):
-        return "article"
-    raise StanceError("unknown file type (expected .jsonl, .csv, .tsv, .txt or .md)", path=path)
+def is_article(path: Path) -> bool:
+    """A .txt/.md article (split into sentences when read), not a file of records."""
+    return READERS.get(path.suffix.lower()) is _article_rows
 
 
 def read_records(path: str | Path, text_field: str = "text") -> Iterator[tuple[int, dict]]:
-    """Yield (line number, record) from a JSONL or CSV file; every record has a non-empty `text_field`."""
+    """Yield (line number, record) from any readable input (`READERS`; "-" is JSONL on stdin); every
+    record has a non-empty `text_field`."""
     path = Path(path)
-    fmt = "jsonl" if str(path) == "-" else file_format(path)
-    if fmt == "jsonl":
-        rows = _jsonl_rows(path)
-    elif fmt in ("csv", "tsv"):
-        rows = _csv_rows(path, "\t" if fmt == "tsv" else ",", text_field)
-    else:
-        raise StanceError("expected a .jsonl or .csv file of records", path=path)
-    for number, row in rows:
+    reader = _jsonl_rows if str(path) == "-" else READERS.get(path.suffix.lower())
+    if reader is None:
+        raise StanceError(f"unknown file type (expected {', '.join(READERS)})", path=path)
+    for number, row in reader(path, text_field):
         text = row.get(text_field)
         if text is None:
             raise StanceError(f"missing field '{text_field}'", path=path, line=number)
@@ -70,12 +62,12 @@ def read_records(path: str | Path, text_field: str = "text") -> Iterator[tuple[i
         if not text.strip():
             raise StanceError(f"field '{text_field}' is empty", path=path, line=number)
         if len(text) > MAX_TEXT_CHARS:
-            print(f"warning: {path}:{number}: text of {len(text)} characters cut to {MAX_TEXT_CHARS}", file=sys.stderr)
+            warnings.warn(f"{path}:{number}: text of {len(text)} characters cut to {MAX_TEXT_CHARS}", stacklevel=2)
             row[text_field] = text[:MAX_TEXT_CHARS]
         yield number, row
 
 
-def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict]]:
+def _jsonl_rows(path: Path, text_field: str) -> Iterator[tuple[int, dict]]:
     for number, line in _lines(path):
         if not line.strip():
             continue
@@ -88,7 +80,7 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict]]:
         yield number, row
 
 
-def _csv_rows(path: Path, delimiter: str, text_field: str) -> Iterator[tuple[int, dict]]:
+def _csv_rows(path: Path, text_field: str, delimiter: str = ",") -> Iterator[tuple[int, dict]]:
     fh = _open_text(path)
     try:
         reader = csv.DictReader(fh, delimiter=delimiter)
@@ -110,6 +102,31 @@ def _csv_rows(path: Path, delimiter: str, text_field: str) -> Iterator[tuple[int
     finally:
         if str(path) != "-":
             fh.close()
+
+
+def _tsv_rows(path: Path, text_field: str) -> Iterator[tuple[int, dict]]:
+    return _csv_rows(path, text_field, delimiter="\t")
+
+
+def _article_rows(path: Path, text_field: str) -> Iterator[tuple[int, dict]]:
+    """An article's sentences as records (id, article_id, index, text), numbered from 1."""
+    from stance.articles import read_article
+
+    for rec in read_article(path).sentences():
+        rec.pop("label")
+        yield rec["index"] + 1, {**rec, text_field: rec.pop("text")}
+
+
+# Input formats by file suffix: a new format is one reader function and its lines here.
+READERS = {
+    ".jsonl": _jsonl_rows,
+    ".ndjson": _jsonl_rows,
+    ".json": _jsonl_rows,
+    ".csv": _csv_rows,
+    ".tsv": _tsv_rows,
+    ".txt": _article_rows,
+    ".md": _article_rows,
+}
 
 
 def read_texts_stdin() -> Iterator[tuple[int, dict]]:
@@ -163,21 +180,32 @@ def load_splits(path: str | Path) -> dict[str, str]:
 SPLITS = ("train", "validation", "test")
 
 
-def with_context(rows: list[dict], text_field: str = "text") -> list[dict]:
-    """Set each row's `context` to the text of the sentence before it in the same article (by `index`;
-    "" for an article's first sentence). Rows come back grouped by article, in index order."""
+def with_context(rows: Iterable[dict], text_field: str = "text") -> Iterator[tuple[dict, str]]:
+    """(row, previous sentence of the same article) for each row, lazily and in input order: the text of the
+    row before it with the same `article_id` and an `index` one less; "" for an article's first sentence
+    and for rows without an article_id and integer index. Rows must come in article order, as every file
+    stance writes does. The one place this rule lives: training, evaluation, prediction, suggestions and
+    labelling all read context through here."""
+    last: dict[str, tuple[int, str]] = {}  # article -> (index, text) of its latest sentence
+    for row in rows:
+        article, index, context = row.get("article_id"), row.get("index"), ""
+        if article is not None and isinstance(index, int) and not isinstance(index, bool):
+            previous = last.get(str(article))
+            if previous is not None and previous[0] == index - 1:
+                context = previous[1]
+            last[str(article)] = (index, row[text_field])
+        yield row, context
+
+
+def _in_article_order(rows: list[dict], text_field: str) -> list[dict]:
+    """Rows grouped by article, in index order, each with its `context`."""
     by_article: dict[str, list[dict]] = {}
     for row in rows:
         by_article.setdefault(str(row["article_id"]), []).append(row)
-    out = []
-    for sentences in by_article.values():
-        sentences.sort(key=lambda r: int(r.get("index", 0)))
-        previous = ""
-        for row in sentences:
-            row["context"] = previous
-            previous = row[text_field]
-            out.append(row)
-    return out
+    ordered = [row for group in by_article.values() for row in sorted(group, key=lambda r: int(r.get("index", 0)))]
+    for row, context in with_context(ordered, text_field):
+        row["context"] = context
+    return ordered
 
 
 def _require_article_ids(rows: list[dict], path) -> None:
@@ -193,7 +221,7 @@ def load_corpus(config) -> dict[str, list[dict]]:
     _require_article_ids(rows, d.sentences)
     splits = load_splits(d.splits)
     out: dict[str, list[dict]] = {s: [] for s in SPLITS}
-    for row in with_context(rows, d.text_field):
+    for row in _in_article_order(rows, d.text_field):
         split = splits.get(str(row["article_id"]))
         if split is None:
             raise StanceError(
@@ -215,4 +243,4 @@ def load_dev_real(config) -> list[dict]:
         raise StanceError('dev set not found (set data.dev_real to "" to train without one)', path=d.dev_real)
     rows = load_labeled(d.dev_real, config.labels, d.text_field, d.label_field)
     _require_article_ids(rows, d.dev_real)
-    return with_context(rows, d.text_field)
+    return _in_article_order(rows, d.text_field)

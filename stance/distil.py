@@ -16,7 +16,7 @@ from pathlib import Path
 
 from stance.atomic import atomic_open
 from stance.errors import StanceError
-from stance.model import fingerprint
+from stance.modeldir import fingerprint
 
 FORMAT = 1
 

@@ -1,4 +1,4 @@
-"""How a sentence (and, with data.context=1, its previous sentence) becomes model input.
+"""How a sentence (and, with data.context=1, its previous sentence) becomes transformer input.
 
 Shared by training and inference so both feed the model the same way. Imports nothing heavy:
 the tokenizer is passed in.
@@ -74,63 +74,3 @@ def cls_forward(model):
         return model.classifier(bert.pooler(h))
 
     return forward
-
-
-def batched_logits(
-    model,
-    tokenizer,
-    texts: Sequence[str],
-    contexts: Sequence[str] | None,
-    max_length: int,
-    batch_size: int = 64,
-    autocast_bf16: bool = False,
-    workers: int = 1,
-):
-    """Logits (float32 numpy array, rows in input order), computed in batches of equal-length sentences.
-
-    `workers` > 1 (CPU only) runs that many batches at once, each on one thread: on small matrices two
-    single-threaded forwards beat one two-threaded forward by 10-15% (docs/benchmarks.md). torch's thread
-    count is process-wide, so it is 1 for the whole process during such a call and restored afterwards."""
-    import numpy as np
-    import torch
-
-    enc = encode(tokenizer, texts, contexts, max_length)
-    batches = length_batches([len(ids) for ids in enc["input_ids"]], batch_size)
-    out = np.zeros((len(texts), model.config.num_labels), dtype=np.float32)
-    was_training = model.training
-    model.eval()
-    fast = cls_forward(model)
-    device = model.device
-
-    def run(idx: list[int]) -> None:
-        with torch.inference_mode():
-            batch = tokenizer.pad({k: [enc[k][i] for i in idx] for k in enc.keys()}, return_tensors="pt")
-            batch = {k: v.to(device) for k, v in batch.items()}
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast_bf16):
-                logits = fast(**batch) if fast is not None else model(**batch).logits
-            out[idx] = logits.float().cpu().numpy()
-
-    if workers > 1 and device.type == "cpu" and len(batches) > 1:
-        from concurrent.futures import ThreadPoolExecutor
-
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            with ThreadPoolExecutor(workers) as pool:
-                list(pool.map(run, batches))
-        finally:
-            torch.set_num_threads(threads)
-    else:
-        for idx in batches:
-            run(idx)
-    model.train(was_training)
-    return out
-
-
-def tfidf_logits(vectorizers, coef, intercept, texts: Sequence[str]):
-    """TF-IDF baseline scores: the vectorizers' features side by side, times the coefficients. One function
-    for training and inference, so the metrics stored at training time are what a loaded model gives."""
-    from scipy.sparse import hstack
-
-    x = hstack([v.transform(texts) for v in vectorizers]).tocsr()
-    return x @ coef.T + intercept

@@ -42,35 +42,37 @@ def accuracy(gold: Sequence[str], pred: Sequence[str]) -> float:
     return sum(g == p for g, p in zip(gold, pred, strict=True)) / len(gold) if gold else 0.0
 
 
-def expected_calibration_error(confidences: Sequence[float], correct: Sequence[bool], bins: int = 10) -> float:
-    """ECE with equal-width confidence bins: sum over bins of |accuracy - mean confidence| * bin share."""
-    n = len(confidences)
-    total = 0.0
-    for b in range(bins):
-        lo, hi = b / bins, (b + 1) / bins
-        idx = [i for i, c in enumerate(confidences) if (lo < c <= hi) or (b == 0 and c == 0)]
-        if idx:
-            acc = sum(correct[i] for i in idx) / len(idx)
-            conf = sum(confidences[i] for i in idx) / len(idx)
-            total += abs(acc - conf) * len(idx) / n
-    return total
-
-
 def reliability_bins(confidences: Sequence[float], correct: Sequence[bool], bins: int = 10) -> list[dict]:
+    """Equal-width confidence bins: each bin's size, accuracy and mean confidence (None when empty).
+    The one binning behind both the ECE and the reliability diagram."""
+    members: list[list[int]] = [[] for _ in range(bins)]
+    for i, c in enumerate(confidences):  # (lo, hi] per bin; a confidence of exactly 0 goes to the first
+        for b in range(bins):
+            if b / bins < c <= (b + 1) / bins or (b == 0 and c == 0):
+                members[b].append(i)
+                break
     out = []
-    for b in range(bins):
-        lo, hi = b / bins, (b + 1) / bins
-        idx = [i for i, c in enumerate(confidences) if (lo < c <= hi) or (b == 0 and c == 0)]
+    for b, idx in enumerate(members):
         out.append(
             {
-                "lo": lo,
-                "hi": hi,
+                "lo": b / bins,
+                "hi": (b + 1) / bins,
                 "n": len(idx),
                 "accuracy": sum(correct[i] for i in idx) / len(idx) if idx else None,
                 "confidence": sum(confidences[i] for i in idx) / len(idx) if idx else None,
             }
         )
     return out
+
+
+def expected_calibration_error(confidences: Sequence[float], correct: Sequence[bool], bins: int = 10) -> float:
+    """ECE: sum over the reliability bins of |accuracy - mean confidence| * bin share."""
+    n = len(confidences)
+    return sum(
+        abs(b["accuracy"] - b["confidence"]) * b["n"] / n
+        for b in reliability_bins(confidences, correct, bins)
+        if b["n"]
+    )
 
 
 def bootstrap_interval(n: int, statistic, samples: int = 1000, seed: int = 0, alpha: float = 0.05):

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 LABELS = ["threat_assessment", "policy_response", "reassurance", "other"]
+TINY = REPO / "configs/tiny.yaml"  # the tiny-BERT training config
 
 # Synthetic sentences for tests only (the real corpus is data/): each label has its own vocabulary,
 # so a tiny model can learn them in a few steps, and the tests check the machinery, not the model.
@@ -78,6 +80,39 @@ def make_corpus(folder: Path, articles: int = 12, per_article: int = 8, seed: in
     splits = folder / "splits.json"
     splits.write_text(json.dumps({"articles": split}), encoding="utf-8")
     return sentences, splits
+
+
+def sets(overrides: list[str]) -> list[str]:
+    return [arg for o in overrides for arg in ("--set", o)]
+
+
+def weights_digest(model_dir: Path) -> str:
+    import hashlib
+
+    from safetensors.torch import load_file
+
+    h = hashlib.sha256()
+    for name, tensor in sorted(load_file(model_dir / "model.safetensors").items()):
+        h.update(name.encode())
+        h.update(tensor.numpy().tobytes())
+    return h.hexdigest()
+
+
+def train_cmd(out: Path, overrides: list[str], *extra: str, launcher: tuple[str, ...] = ()) -> list[str]:
+    """`python [-m launcher ...] -m stance train configs/tiny.yaml --output OUT --quiet --set ...`"""
+    return [
+        sys.executable,
+        *launcher,
+        "-m",
+        "stance",
+        "train",
+        str(TINY),
+        "--output",
+        str(out),
+        "--quiet",
+        *sets(overrides),
+        *extra,
+    ]
 
 
 @pytest.fixture(scope="session")

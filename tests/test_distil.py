@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_train import TINY, sets, weights_digest
+from conftest import TINY, sets, weights_digest
 from typer.testing import CliRunner
 
 from stance.cli import app
-from stance.model import UNSAFE_SUFFIXES
+from stance.modeldir import UNSAFE_SUFFIXES
 
 REPO = Path(__file__).resolve().parent.parent
 runner = CliRunner()
@@ -118,7 +118,9 @@ def test_targets_for_other_labels_or_missing_sentences_are_refused(tmp_path, tar
 
 def test_ensemble_saves_without_pickle_reloads_and_averages_its_members(tmp_path, tiny_overrides, corpus):
     from inference import Predictor
-    from inference.predictor import _TfidfBackend, _TransformerBackend
+    from stance.model_types import LoadOptions
+    from stance.model_types.tfidf import TfidfModel
+    from stance.model_types.transformer import TransformerModel
     from stance.calibration import softmax
 
     out = tmp_path / "ens"
@@ -134,8 +136,8 @@ def test_ensemble_saves_without_pickle_reloads_and_averages_its_members(tmp_path
     assert meta["type"] == "ensemble" and e["tfidf_weight"] == 0.4
     texts = ["The missile threat is dangerous and growing.", "Officials said citizens are safe and calm."]
     got = Predictor.load(out).logits(texts)
-    p_tr = softmax(_TransformerBackend(out, meta, "fp32", 0).logits(texts, None, 8), e["transformer_temperature"])
-    p_tf = softmax(_TfidfBackend(out).logits(texts, None, 8), e["tfidf_temperature"])
+    p_tr = softmax(TransformerModel.load(out, meta, LoadOptions()).logits(texts, None, 8), e["transformer_temperature"])
+    p_tf = softmax(TfidfModel.load(out, meta).logits(texts, None, 8), e["tfidf_temperature"])
     np.testing.assert_allclose(np.exp(got), 0.6 * p_tr + 0.4 * p_tf, rtol=1e-4, atol=1e-6)
     # the reloaded ensemble scores the test split exactly as at training time
     result = runner.invoke(app, ["evaluate", str(out), "test", "--format", "json"])

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_train import TINY, _train_cmd, sets, weights_digest
+from conftest import TINY, sets, train_cmd, weights_digest
 from typer.testing import CliRunner
 
 from stance.cli import app
@@ -36,10 +36,10 @@ def wait_for_checkpoint(state: Path, min_step: int, timeout: float = 120) -> Non
 def test_kill_and_resume_gives_the_same_model(tmp_path, tiny_overrides):
     overrides = [*tiny_overrides, "train.epochs=30", "train.patience=0", "train.checkpoint_steps=7"]
     reference = tmp_path / "reference"
-    subprocess.run(_train_cmd(reference, overrides), check=True, capture_output=True)
+    subprocess.run(train_cmd(reference, overrides), check=True, capture_output=True)
 
     out = tmp_path / "killed"
-    proc = subprocess.Popen(_train_cmd(out, overrides), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(train_cmd(out, overrides), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     state = out.parent / f".{out.name}.run" / "checkpoint" / "state.json"
     wait_for_checkpoint(state, 20)
     proc.send_signal(signal.SIGKILL)
@@ -49,10 +49,10 @@ def test_kill_and_resume_gives_the_same_model(tmp_path, tiny_overrides):
     assert step < 240, "the run finished before it could be killed"
 
     # without --resume, the interrupted run is not silently thrown away
-    again = subprocess.run(_train_cmd(out, overrides), capture_output=True, text=True)
+    again = subprocess.run(train_cmd(out, overrides), capture_output=True, text=True)
     assert again.returncode == 2 and "--resume" in again.stderr
 
-    subprocess.run(_train_cmd(out, overrides, "--resume"), check=True, capture_output=True)
+    subprocess.run(train_cmd(out, overrides, "--resume"), check=True, capture_output=True)
     assert (
         json.loads((out / "stance.json").read_text())["metrics"]
         == json.loads((reference / "stance.json").read_text())["metrics"]
@@ -121,7 +121,7 @@ def test_crash_while_writing_predictions_keeps_the_previous_file(tiny_model, tmp
 def test_second_training_into_the_same_output_is_refused(tmp_path, tiny_overrides):
     overrides = [*tiny_overrides, "train.epochs=40", "train.patience=0", "train.checkpoint_steps=5"]
     out = tmp_path / "shared"
-    first = subprocess.Popen(_train_cmd(out, overrides), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    first = subprocess.Popen(train_cmd(out, overrides), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     wait_for_checkpoint(out.parent / f".{out.name}.run" / "checkpoint" / "state.json", 5)
     second = runner.invoke(app, ["train", str(TINY), "--output", str(out), "--resume", "--quiet", *sets(overrides)])
     assert second.exit_code == 2

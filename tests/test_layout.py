@@ -56,7 +56,7 @@ def test_dependency_directions():
 def test_stance_core_imports_nothing_heavy():
     code = (
         "import sys, json, stance, stance.cli, stance.config, stance.data, stance.corpus, stance.metrics, "
-        "stance.model, stance.sentences\n"
+        "stance.modeldir, stance.model_types, stance.sentences\n"
         "print(json.dumps([m for m in ('torch', 'transformers', 'datasets', 'sklearn') if m in sys.modules]))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

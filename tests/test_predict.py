@@ -209,13 +209,42 @@ def test_cls_forward_declines_other_architectures(tiny_model):
 def test_equal_length_batches_and_parallel_workers_give_the_same_logits(tiny_model):
     import numpy as np
 
-    from stance.encoding import batched_logits, length_batches
+    from stance.encoding import length_batches
+    from stance.model_types.transformer import TransformerModel
 
     lengths = [5, 3, 5, 9, 3, 5, 5]
     assert length_batches(lengths, 2) == [[1, 4], [0, 2], [5, 6], [3]]
     tokenizer, model = _tiny(tiny_model)
     texts = [f"Sentence {i} " + "word " * (i % 7) for i in range(40)]
-    one = batched_logits(model, tokenizer, texts, None, 64, batch_size=4, workers=1)
-    two = batched_logits(model, tokenizer, texts, None, 64, batch_size=4, workers=2)
+    cfg = {"model": {"max_length": 64}, "data": {"context": 0}}
+    one = TransformerModel(model, tokenizer, cfg, workers=1).logits(texts, batch_size=4)
+    two = TransformerModel(model, tokenizer, cfg, workers=2).logits(texts, batch_size=4)
     full = model(**tokenizer(texts[:1], return_tensors="pt")).logits.detach().numpy()
     assert np.allclose(one, two, atol=1e-5) and np.allclose(one[:1], full, atol=1e-5)
+
+
+def test_concurrent_callers_share_a_predictor_without_changing_each_others_threads(tiny_model):
+    """Threads are set once at load; a call never changes torch's thread count for its caller (a server's
+    request threads), and concurrent calls give the same results as one call alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+    import torch
+
+    from inference import Predictor
+
+    predictor = Predictor.load(tiny_model)
+    texts = [f"The missile threat {i} is " + "growing " * (i % 5) for i in range(60)]
+    alone = predictor.logits(texts, batch_size=4)
+    before = torch.get_num_threads()
+
+    def call(_):
+        threads = torch.get_num_threads()
+        out = predictor.logits(texts, batch_size=4)
+        return threads == torch.get_num_threads(), out
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(call, range(8)))
+    assert all(same for same, _ in results)
+    assert all(np.allclose(out, alone, atol=1e-5) for _, out in results)
+    assert torch.get_num_threads() == before

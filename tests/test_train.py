@@ -6,33 +6,15 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from conftest import TINY, sets, train_cmd, weights_digest
 from typer.testing import CliRunner
 
 from stance.cli import app
-from stance.model import UNSAFE_SUFFIXES
+from stance.modeldir import UNSAFE_SUFFIXES
 
-REPO = Path(__file__).resolve().parent.parent
-TINY = REPO / "configs/tiny.yaml"
 runner = CliRunner()
-
-
-def sets(overrides: list[str]) -> list[str]:
-    return [arg for o in overrides for arg in ("--set", o)]
-
-
-def weights_digest(model_dir: Path) -> str:
-    import hashlib
-
-    from safetensors.torch import load_file
-
-    h = hashlib.sha256()
-    for name, tensor in sorted(load_file(model_dir / "model.safetensors").items()):
-        h.update(name.encode())
-        h.update(tensor.numpy().tobytes())
-    return h.hexdigest()
 
 
 def test_model_dir_is_self_describing(tiny_model):
@@ -81,23 +63,6 @@ def test_train_prints_validation_and_test_f1(tmp_path, tiny_overrides):
     assert result.exit_code == 0, result.output
     assert "validation macro-F1" in result.stdout and "test       macro-F1" in result.stdout
     assert "threat_assessment" in result.stdout
-
-
-def _train_cmd(out: Path, overrides: list[str], *extra: str, launcher: tuple[str, ...] = ()) -> list[str]:
-    """`python [-m launcher ...] -m stance train configs/tiny.yaml --output OUT --quiet --set ...`"""
-    return [
-        sys.executable,
-        *launcher,
-        "-m",
-        "stance",
-        "train",
-        str(TINY),
-        "--output",
-        str(out),
-        "--quiet",
-        *sets(overrides),
-        *extra,
-    ]
 
 
 def test_tfidf_baseline_saves_without_pickle_and_reloads(tfidf_model, corpus):
@@ -185,9 +150,7 @@ def test_lock_refuses_a_second_training_into_the_same_output(tmp_path, tiny_over
 @pytest.mark.skipif(sys.platform != "linux", reason="gloo on CPU")
 def test_torchrun_two_processes(tmp_path, tiny_overrides):
     out = tmp_path / "ddp"
-    cmd = _train_cmd(
-        out, tiny_overrides, launcher=("-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2")
-    )
+    cmd = train_cmd(out, tiny_overrides, launcher=("-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -1,7 +1,7 @@
 """train_model: config + corpus -> a self-describing model directory, written atomically.
 
-Steps: lock the output, load the corpus, train (transformer loop or TF-IDF baseline), fit the
-calibration temperature on validation, score validation and test, write the model dir.
+Steps: lock the output, load the corpus, train the config's model type (`stance.model_types`), fit the
+calibration temperature on validation, score validation, test and the real-text dev set, write the dir.
 """
 
 from __future__ import annotations
@@ -16,17 +16,23 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from stance.atomic import atomic_dir, write_json, write_text
-from stance.calibration import fit_temperature, mix, softmax
+from stance.calibration import fit_temperature, softmax
 from stance.config import Config
 from stance.data import load_corpus, load_dev_real
 from stance.errors import StanceError
 from stance.metrics import expected_calibration_error, summary
-from stance.model import META, fingerprint, model_card, versions
+from stance.model_types import MODEL_TYPES, ModelType, TrainRun
+from stance.modeldir import META, fingerprint, model_card, versions
 
 
 def run_dir_for(output: Path) -> Path:
     """Where a run keeps its lock and resumable checkpoint: `.NAME.run` beside the model dir."""
     return output.parent / f".{output.name}.run"
+
+
+def has_checkpoint(output: Path) -> bool:
+    """Whether an interrupted run left a checkpoint for this output."""
+    return (run_dir_for(Path(output)) / "checkpoint").exists()
 
 
 @contextlib.contextmanager
@@ -60,126 +66,70 @@ def train_model(cfg: Config, output: str | Path, resume: bool = False, quiet: bo
     """Train per `cfg` and write a model dir at `output`; returns its stance.json contents."""
     output = Path(output)
     rank = int(os.environ.get("RANK", "0"))
-    if cfg.model.type in ("transformer", "ensemble"):
-        cfg.encoder_path()  # a bad encoder or bad data fails before anything is written
+    model_type = MODEL_TYPES[cfg.model.type]
+    model_type.preflight(cfg)  # a bad encoder or bad data fails before anything is written
     corpus = load_corpus(cfg)
     dev_real = load_dev_real(cfg)  # a missing or bad dev set fails here, before hours of training
     run_dir = run_dir_for(output)
-    if (run_dir / "checkpoint").exists() and not resume and rank == 0:
-        raise StanceError(
-            f"an interrupted run is in {run_dir}: pass --resume to continue it, or delete it", path=output
-        )
-    lock = output_lock(output) if rank == 0 else contextlib.nullcontext()
-    with lock:
+    if has_checkpoint(output) and not resume and rank == 0:
+        raise StanceError(f"an interrupted run is in {run_dir}: resume it, or delete it", path=output)
+    with output_lock(output) if rank == 0 else contextlib.nullcontext():
         start = time.time()
-        labels = cfg.labels
-        field_t, field_l = cfg.data.text_field, cfg.data.label_field
-        ctx = cfg.data.context == 1
-
-        kind = cfg.model.type
-        members = {}  # logits functions of the trained parts: transformer, tfidf or both (ensemble)
-        history: dict = {}
-        if kind in ("transformer", "ensemble"):
-            from stance.encoding import batched_logits
-            from training.loop import train_transformer
-
-            run_dir.mkdir(parents=True, exist_ok=True)  # other ranks do not take the lock
-            result = train_transformer(cfg, corpus, run_dir, resume, quiet)
-
-            def transformer_logits(rows):
-                return batched_logits(
-                    result.model,
-                    result.tokenizer,
-                    [r[field_t] for r in rows],
-                    [r["context"] for r in rows] if ctx else None,
-                    cfg.model.max_length,
-                    cfg.train.eval_batch_size,
-                )
-
-            members["transformer"] = transformer_logits
-            history = {"epochs": result.history, "best_epoch": result.best_epoch}
-        if kind in ("tfidf", "ensemble"):
-            from training.baseline import TfidfModel
-
-            tfidf = TfidfModel(cfg).fit([r[field_t] for r in corpus["train"]], [r[field_l] for r in corpus["train"]])
-            members["tfidf"] = lambda rows: tfidf.logits([r[field_t] for r in rows])
-        ensemble = None
-        if kind == "ensemble":  # each member calibrated on validation, then their probabilities averaged
-            val_ids = [labels.index(r[field_l]) for r in corpus["validation"]]
-            ensemble = {
-                "tfidf_weight": cfg.ensemble.tfidf_weight,
-                **{
-                    f"{m}_temperature": round(fit_temperature(f(corpus["validation"]), val_ids), 4)
-                    for m, f in members.items()
-                },
-            }
-
-            def logits_of(rows):
-                return mix(
-                    members["transformer"](rows),
-                    members["tfidf"](rows),
-                    ensemble["tfidf_weight"],
-                    ensemble["transformer_temperature"],
-                    ensemble["tfidf_temperature"],
-                )
-        else:
-            (logits_of,) = members.values()
+        run_dir.mkdir(parents=True, exist_ok=True)  # other ranks do not take the lock
+        model = model_type.train(cfg, corpus, TrainRun(run_dir, resume, quiet))
         seconds = time.time() - start
         if rank != 0:
             return {}  # rank 0 scores and writes the model dir
-
-        # Calibration and metrics. Temperature is fitted on validation only; test and the real-text dev set
-        # are scored, never tuned on (dev_real chooses between finished models, outside this function).
-        metrics, logits = {}, {}
-        for split, rows in (("validation", corpus["validation"]), ("test", corpus["test"]), ("dev_real", dev_real)):
-            if rows:
-                logits[split] = logits_of(rows)
-                gold = [r[field_l] for r in rows]
-                pred = [labels[i] for i in logits[split].argmax(1)]
-                metrics[split] = summary(gold, pred, labels, ci=split != "validation")
-        temperature = fit_temperature(logits["validation"], [labels.index(r[field_l]) for r in corpus["validation"]])
-        calibration = {"method": "temperature", "temperature": round(temperature, 4), "fitted_on": "validation"}
-        if "test" in logits:
-            gold_ids = [labels.index(r[field_l]) for r in corpus["test"]]
-            for name, t in (("test_ece_before", 1.0), ("test_ece_after", temperature)):
-                p = softmax(logits["test"], t)
-                calibration[name] = round(
-                    expected_calibration_error(p.max(1).tolist(), (p.argmax(1) == gold_ids).tolist()), 4
-                )
-
+        metrics, calibration = score_splits(cfg, model, {**corpus, "dev_real": dev_real})
         meta = {
             "format": 1,
             "type": cfg.model.type,
-            "labels": labels,
+            "labels": cfg.labels,
             "config": cfg.to_dict(),
             "data_fingerprint": fingerprint(cfg.data.sentences, cfg.data.splits),
             **({"dev_real_fingerprint": fingerprint(cfg.data.dev_real)} if dev_real else {}),
-            "sizes": {
-                **{s: len(rows) for s, rows in corpus.items()},
-                **({"dev_real": len(dev_real)} if dev_real else {}),
-            },
+            "sizes": {s: len(rows) for s, rows in corpus.items()} | ({"dev_real": len(dev_real)} if dev_real else {}),
             "metrics": metrics,
             "calibration": calibration,
-            **({"ensemble": ensemble} if ensemble else {}),
-            "training": history,
+            "training": {},
+            **model.meta(),
             "training_seconds": round(seconds, 1),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "versions": versions(),
         }
         with atomic_dir(output) as tmp:
-            if "transformer" in members:  # a Hugging Face dir at the top: pipeline() loads it as it is
-                result.model.save_pretrained(tmp)
-                result.tokenizer.save_pretrained(tmp)
-            if "tfidf" in members:
-                tfidf.save(tmp)
+            model.save(tmp)
             write_json(tmp / META, meta)
             write_text(tmp / "README.md", model_card(meta))
-        if not quiet:
-            print(report_lines(meta, output))
         return meta
 
 
+def score_splits(cfg: Config, model: ModelType, splits: dict[str, list[dict]]) -> tuple[dict, dict]:
+    """(metrics per split, calibration). The temperature is fitted on validation only; test and the
+    real-text dev set are scored, never tuned on (dev_real chooses between finished models, outside this)."""
+    labels, field_t, field_l = cfg.labels, cfg.data.text_field, cfg.data.label_field
+    metrics, logits, gold = {}, {}, {}
+    for split in ("validation", "test", "dev_real"):
+        rows = splits.get(split)
+        if rows:
+            logits[split] = model.logits(
+                [r[field_t] for r in rows], [r["context"] for r in rows], cfg.train.eval_batch_size
+            )
+            gold[split] = [labels.index(r[field_l]) for r in rows]
+            pred = [labels[i] for i in logits[split].argmax(1)]
+            metrics[split] = summary([labels[i] for i in gold[split]], pred, labels, ci=split != "validation")
+    temperature = fit_temperature(logits["validation"], gold["validation"])
+    calibration = {"method": "temperature", "temperature": round(temperature, 4), "fitted_on": "validation"}
+    if "test" in logits:
+        for name, t in (("test_ece_before", 1.0), ("test_ece_after", temperature)):
+            p = softmax(logits["test"], t)
+            ece = expected_calibration_error(p.max(1).tolist(), (p.argmax(1) == gold["test"]).tolist())
+            calibration[name] = round(ece, 4)
+    return metrics, calibration
+
+
 def report_lines(meta: dict, output: Path) -> str:
+    """What a finished training reports: where the model went, metrics per split, calibration."""
     lines = [f"model written to {output} ({meta['training_seconds']:.0f} s)"]
     for split, m in meta["metrics"].items():
         per = ", ".join(f"{lab} {f:.3f}" for lab, f in m["per_class_f1"].items())

@@ -14,7 +14,7 @@ from collections import Counter
 from stance.config import Config
 from stance.data import load_labeled
 from stance.errors import StanceError
-from training.baseline import TfidfModel
+from stance.model_types.tfidf import TfidfModel
 from training.crossval import fold_assignment
 
 
@@ -32,7 +32,7 @@ def out_of_fold_probs(cfg: Config, rows: list[dict], folds: int):
     for k in range(folds):
         train = [r for r in rows if assign[str(r["article_id"])] != k]
         held = [i for i, r in enumerate(rows) if assign[str(r["article_id"])] == k]
-        model = TfidfModel(cfg).fit([r[field_t] for r in train], [r[field_l] for r in train])
+        model = TfidfModel.fit(cfg, [r[field_t] for r in train], [r[field_l] for r in train])
         probs[held] = softmax(model.logits([rows[i][field_t] for i in held]))
     return probs
 

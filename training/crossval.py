@@ -12,6 +12,7 @@ import random
 import statistics
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from stance.config import Config
@@ -34,12 +35,14 @@ def fold_assignment(article_sizes: dict[str, int], folds: int, seed: int) -> dic
     return out
 
 
-def cross_validate(cfg: Config, folds: int, quiet: bool = False) -> dict:
+def cross_validate(cfg: Config, folds: int, on_fold: Callable[[int, dict], None] | None = None) -> dict:
+    """Mean and spread of test macro-F1 over `folds` article-grouped folds; `on_fold(k, stance.json)` is
+    called as each fold finishes."""
     if folds < 3:
-        raise StanceError(f"--cv needs at least 3 folds (test, validation, train), got {folds}")
+        raise StanceError(f"cross-validation needs at least 3 folds (test, validation, train), got {folds}")
     sizes = Counter(str(row["article_id"]) for _, row in read_records(cfg.data.sentences, cfg.data.text_field))
     if len(sizes) < folds:
-        raise StanceError(f"--cv {folds} needs at least {folds} articles, the corpus has {len(sizes)}")
+        raise StanceError(f"{folds}-fold cross-validation needs at least {folds} articles, the corpus has {len(sizes)}")
     assign = fold_assignment(sizes, folds, cfg.train.seed)
     scores = []
     with tempfile.TemporaryDirectory(prefix="stance-cv-") as tmp:
@@ -53,8 +56,6 @@ def cross_validate(cfg: Config, folds: int, quiet: bool = False) -> dict:
             meta = train_model(fold_cfg, Path(tmp) / f"fold-{k}", quiet=True)
             f1 = meta["metrics"]["test"]["macro_f1"]
             scores.append(f1)
-            if not quiet:
-                print(f"fold {k + 1}/{folds}: test macro-F1 {f1:.4f} ({meta['metrics']['test']['n']} sentences)")
-    result = {"folds": folds, "macro_f1": scores, "mean": statistics.mean(scores), "std": statistics.stdev(scores)}
-    print(f"cross-validation ({folds} folds, grouped by article): macro-F1 {result['mean']:.4f} ± {result['std']:.4f}")
-    return result
+            if on_fold is not None:
+                on_fold(k, meta)
+    return {"folds": folds, "macro_f1": scores, "mean": statistics.mean(scores), "std": statistics.stdev(scores)}

@@ -48,13 +48,13 @@ def read_meta(model_dir: str | Path) -> dict:
     labels = meta["labels"]
     if not isinstance(labels, list) or len(labels) < 2 or not all(isinstance(lab, str) for lab in labels):
         raise StanceError(f"corrupt {META}: 'labels' must be a list of at least two names", path=path)
-    if meta["type"] not in WEIGHTS:
+    from stance.model_types import MODEL_TYPES
+
+    if meta["type"] not in MODEL_TYPES:
         raise StanceError(f"unknown model type {meta['type']!r}", path=path)
-    for weights in WEIGHTS[meta["type"]]:
+    for weights in MODEL_TYPES[meta["type"]].files:
         if not (model_dir / weights).is_file():
             raise StanceError(f"weights missing: no {weights}", path=model_dir)
-    if meta["type"] == "ensemble" and not isinstance(meta.get("ensemble"), dict):
-        raise StanceError(f"corrupt {META}: an ensemble needs its 'ensemble' weights and temperatures", path=path)
     return meta
 
 
@@ -78,6 +78,8 @@ def versions() -> dict[str, str]:
 
 def model_card(meta: dict) -> str:
     """README.md of a model dir: intended use, labels, data, metrics, limits."""
+    from stance.model_types import MODEL_TYPES
+
     lines = [
         f"# stance model ({meta['type']})",
         "",
@@ -92,12 +94,7 @@ def model_card(meta: dict) -> str:
         *[f"- `{lab}`" for lab in meta["labels"]],
         "",
         "## Training",
-        {
-            "transformer": f"- encoder: `{meta['config']['model'].get('encoder')}`",
-            "tfidf": "- TF-IDF word and character n-grams + logistic regression",
-            "ensemble": f"- encoder `{meta['config']['model'].get('encoder')}` and TF-IDF + logistic regression, "
-            f"calibrated probabilities averaged (TF-IDF weight {meta.get('ensemble', {}).get('tfidf_weight')})",
-        }[meta["type"]],
+        f"- {MODEL_TYPES[meta['type']].describe(meta)}",
         f"- data: `{meta['config']['data']['sentences']}` ({meta.get('data_fingerprint', '?')})",
         f"- context: {'previous sentence as second segment' if meta['config']['data']['context'] else 'none'}",
         f"- training time: {meta.get('training_seconds', 0):.0f} s",
@@ -137,13 +134,3 @@ def model_card(meta: dict) -> str:
         "",
     ]
     return "\n".join(lines)
-
-
-TFIDF_WEIGHTS = "tfidf.safetensors"  # word_idf, char_idf, coef, intercept
-TFIDF_VOCAB = "tfidf.json"  # vectorizer parameters and vocabularies
-# model type -> the weight files its dir must hold
-WEIGHTS = {
-    "transformer": ("model.safetensors",),
-    "tfidf": (TFIDF_WEIGHTS,),
-    "ensemble": ("model.safetensors", TFIDF_WEIGHTS),
-}

@@ -1,0 +1,181 @@
+"""Prediction over inputs: texts, stdin, articles, JSONL/CSV files -> labeled records (table, JSONL, CSV),
+streamed in constant memory. `stance predict` parses its options into `PredictOptions` and calls
+`label_inputs`."""
+
+from __future__ import annotations
+
+import collections
+import csv
+import heapq
+import itertools
+import json
+import shutil
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from stance.atomic import atomic_open
+from stance.data import is_article, read_records, read_texts_stdin, with_context
+from stance.errors import StanceError
+
+FORMATS = ("table", "jsonl", "csv")
+TOP_PER_LABEL = 3  # sentences shown per label in the summary
+
+
+@dataclass
+class PredictOptions:
+    texts: list[str] = field(default_factory=list)  # texts to label; ["-"] reads stdin, one a line
+    input: Path | None = None  # or a file: .txt/.md article, .jsonl/.csv records
+    text_field: str = "text"
+    fmt: str | None = None  # table | jsonl | csv; None: csv/jsonl by the output's suffix, table on a terminal
+    output: Path | None = None  # written atomically; None: the stream given to label_inputs
+    threshold: float = 0.0  # below this top probability the label is "uncertain"
+    summary: bool = False  # count labels and keep the most confident sentences of each
+    precision: str = "fp32"
+    batch_size: int = 64
+    quiet: bool = False  # no progress bar
+
+
+@dataclass
+class PredictResult:
+    sentences: int
+    fmt: str
+    summary: Summary | None
+
+
+def _inputs(o: PredictOptions) -> Iterator[tuple[dict, str]]:
+    """(record, previous sentence) for each input; records are output as read, plus the labels."""
+    if o.input is not None and o.texts:
+        raise StanceError("give texts or an input file, not both")
+    if o.input is not None:
+        return with_context((row for _, row in read_records(o.input, o.text_field)), o.text_field)
+    if o.texts == ["-"]:
+        return ((row, "") for _, row in read_texts_stdin())
+    if not o.texts:
+        raise StanceError("nothing to label: give texts, an input file, or '-' for stdin")
+    if any(not text.strip() for text in o.texts):
+        raise StanceError("an input text is empty")
+    return (({"text": t}, "") for t in o.texts)
+
+
+def _format(o: PredictOptions) -> str:
+    if o.fmt is not None:
+        return o.fmt
+    if o.output is not None:
+        return "csv" if o.output.suffix.lower() == ".csv" else "jsonl"
+    return "table" if sys.stdout.isatty() else "jsonl"
+
+
+def label_inputs(model_dir: Path, o: PredictOptions, out: TextIO | None = None) -> PredictResult:
+    """Label every input sentence and write the records to `o.output` (atomically) or to `out`."""
+    fmt = _format(o)
+    if fmt not in FORMATS:
+        raise StanceError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if not 0.0 <= o.threshold <= 1.0:
+        raise StanceError(f"threshold must be between 0 and 1, got {o.threshold}")
+    if o.batch_size < 1:
+        raise StanceError(f"batch size must be at least 1, got {o.batch_size}")
+    if o.output is not None and (not o.output.parent.is_dir()):
+        raise StanceError(f"output directory does not exist: {o.output.parent}", path=o.output)
+    records = _inputs(o)
+    first = next(records, None)
+    if first is None:
+        raise StanceError("no input texts (the input is empty)", path=o.input)
+    records = itertools.chain([first], records)
+    from inference.predictor import Predictor
+
+    predictor = Predictor.load(model_dir, precision=o.precision)
+    stats = Summary(predictor.labels) if o.summary else None
+    show_progress = not o.quiet and o.input is not None and not is_article(o.input)
+    count = [0]
+    pairs = _labelled(predictor, records, o, stats, show_progress, count)
+    if o.output is not None:
+        with atomic_open(o.output, newline="") as fh:
+            _write(fh, fmt, pairs)
+    else:
+        _write(out or sys.stdout, fmt, pairs)
+    return PredictResult(count[0], fmt, stats)
+
+
+def _labelled(predictor, records, o: PredictOptions, stats, show_progress: bool, count: list[int]):
+    """(record, prediction) pairs, lazily; records wait in `pending` while their chunk is predicted.
+    `count[0]` counts the pairs yielded."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(disable=not show_progress, unit=" sent", desc="predict", file=sys.stderr)
+    pending = collections.deque()
+
+    def items():
+        for rec, context in records:
+            pending.append(rec)
+            yield rec[o.text_field] if o.input is not None else rec["text"], context
+
+    for pred in predictor.stream(items(), threshold=o.threshold, batch_size=o.batch_size):
+        bar.update(1)
+        count[0] += 1
+        if stats is not None:
+            stats.add(pred)
+        yield pending.popleft(), pred
+    bar.close()
+
+
+def _write(fh, fmt: str, pairs) -> None:
+    if fmt == "jsonl":
+        for rec, pred in pairs:
+            fh.write(json.dumps({**rec, **pred.as_dict()}, ensure_ascii=False) + "\n")
+    elif fmt == "csv":
+        writer = None
+        for rec, pred in pairs:
+            row = {
+                **{k: v for k, v in rec.items() if not isinstance(v, (dict, list))},
+                "label": pred.label,
+                "score": round(pred.score, 4),
+                **{f"p_{lab}": round(p, 4) for lab, p in pred.probs.items()},
+            }
+            if writer is None:
+                writer = csv.DictWriter(fh, fieldnames=list(row), extrasaction="ignore")
+                writer.writeheader()
+            writer.writerow(row)
+    else:
+        width = shutil.get_terminal_size((120, 20)).columns
+        text_width = max(30, width - 32)
+        fh.write(f"{'#':>4}  {'label':<18} {'score':>5}  text\n")
+        for n, (rec, pred) in enumerate(pairs, 1):
+            text = pred.text if len(pred.text) <= text_width else pred.text[: text_width - 1] + "…"
+            fh.write(f"{rec.get('index', n - 1):>4}  {pred.label:<18} {pred.score:5.2f}  {text}\n")
+
+
+class Summary:
+    """Per-label counts and the most confident sentences of each label, in constant memory."""
+
+    def __init__(self, labels: list[str]):
+        self.labels = labels
+        self.counts: Counter = Counter()
+        self.top: dict[str, list] = {}
+        self.n = 0
+
+    def add(self, pred) -> None:
+        self.n += 1
+        self.counts[pred.label] += 1
+        heap = self.top.setdefault(pred.label, [])
+        item = (pred.score, self.n, pred.text)
+        if len(heap) < TOP_PER_LABEL:
+            heapq.heappush(heap, item)
+        else:
+            heapq.heappushpop(heap, item)
+
+    def render(self) -> str:
+        lines = ["", f"summary: {self.n} sentences"]
+        for label in [*self.labels, "uncertain"]:
+            if not self.counts[label]:
+                continue
+            lines.append(f"  {label:<18} {self.counts[label]:>5}  {self.counts[label] / self.n:6.1%}")
+        for label in self.labels:
+            if self.top.get(label):
+                lines.append(f"most confident {label}:")
+                for score, _, text in sorted(self.top[label], reverse=True):
+                    lines.append(f"  {score:.2f}  {text[:150]}")
+        return "\n".join(lines)
