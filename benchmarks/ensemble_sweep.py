@@ -27,7 +27,7 @@ def main() -> None:
     parser.add_argument("--weights", default="0,0.1,0.2,0.3,0.4,0.5,0.6")
     args = parser.parse_args()
 
-    from inference.evaluation import load_eval_rows, paired_bootstrap_diff
+    from inference.evaluation import EvalOptions, load_eval_rows, paired_bootstrap_diff
     from inference.predictor import Predictor
     from stance import metrics as M
     from stance.calibration import fit_temperature, mix
@@ -36,7 +36,7 @@ def main() -> None:
     labels = models[0].labels
     logits, gold = {}, {}
     for split in ("validation", "dev_real", "test"):
-        rows = load_eval_rows(args.transformer, [Path(split)], labels, "text", "label", False)
+        rows = load_eval_rows(args.transformer, [Path(split)], labels, EvalOptions())
         gold[split] = [r["gold"] for r in rows]
         logits[split] = [m.logits([r["text"] for r in rows], [r["context"] for r in rows]) for m in models]
     val_ids = [labels.index(g) for g in gold["validation"]]

@@ -16,19 +16,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 def main() -> None:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from inference.evaluation import load_eval_rows
-    from inference.predictor import quantize_int8
+    from inference.evaluation import EvalOptions, load_eval_rows
     from stance import metrics as M
-    from stance.encoding import batched_logits
-    from stance.model import read_meta
+    from stance.model_types.transformer import TransformerModel, quantize_int8
+    from stance.modeldir import read_meta
 
     model_dir = Path(sys.argv[1] if len(sys.argv) > 1 else "models/minilm")
     meta = read_meta(model_dir)
     labels = meta["labels"]
-    rows = load_eval_rows(model_dir, [Path("validation")], labels, "text", "label", False)
+    rows = load_eval_rows(model_dir, [Path("validation")], labels, EvalOptions())
     texts, gold = [r["text"] for r in rows], [r["gold"] for r in rows]
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    max_length = meta["config"]["model"]["max_length"]
 
     def load():
         return AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
@@ -39,9 +37,10 @@ def main() -> None:
         "int8 per-channel": quantize_int8(load()),
     }
     for name, model in variants.items():
-        batched_logits(model, tokenizer, texts[:64], None, max_length)  # warm-up
+        scorer = TransformerModel(model, tokenizer, meta["config"])  # workers=1: the layers alone are compared
+        scorer.logits(texts[:64])  # warm-up
         start = time.perf_counter()
-        logits = batched_logits(model, tokenizer, texts, None, max_length)
+        logits = scorer.logits(texts)
         rate = len(texts) / (time.perf_counter() - start)
         f1 = M.macro_f1(gold, [labels[i] for i in logits.argmax(1)], labels)
         print(f"{name:<18} {rate:6.0f} sentences/s   validation macro-F1 {f1:.4f}")

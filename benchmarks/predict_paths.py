@@ -32,12 +32,13 @@ def main() -> None:
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from inference.predictor import quantize_int8
-    from stance.encoding import batched_logits, cls_forward, encode
+    from stance.encoding import cls_forward, encode
+    from stance.model_types.transformer import TransformerModel, quantize_int8
 
     texts = [json.loads(line)["text"] for line in (REPO / "data/sentences.jsonl").read_text().splitlines()][: args.n]
     tokenizer = AutoTokenizer.from_pretrained(args.model_dir)
     threads = torch.get_num_threads()
+    CFG = {"model": {"max_length": 128}, "data": {"context": 0}}
 
     def load(precision: str):
         model = AutoModelForSequenceClassification.from_pretrained(args.model_dir).eval()
@@ -58,8 +59,8 @@ def main() -> None:
     steps = {
         "hf": lambda m: padded(m, False),
         "cls": lambda m: padded(m, True),
-        "equal": lambda m: batched_logits(m, tokenizer, texts, None, 128, 64, workers=1),
-        "workers": lambda m: batched_logits(m, tokenizer, texts, None, 128, 64, workers=threads),
+        "equal": lambda m: TransformerModel(m, tokenizer, CFG, workers=1).logits(texts, batch_size=64),
+        "workers": lambda m: TransformerModel(m, tokenizer, CFG, workers=threads).logits(texts, batch_size=64),
     }
     for precision in ("fp32", "int8"):
         model = load(precision)

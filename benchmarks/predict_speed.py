@@ -51,7 +51,7 @@ def main() -> None:
     from transformers import pipeline
 
     from inference import Predictor
-    from inference.evaluation import load_eval_rows
+    from inference.evaluation import EvalOptions, load_eval_rows
     from stance import metrics as M
 
     texts = corpus_texts(args.n)
@@ -64,9 +64,7 @@ def main() -> None:
         Path(args.model_dir),
         [Path("test")],
         json.loads((Path(args.model_dir) / "stance.json").read_text())["labels"],
-        "text",
-        "label",
-        False,
+        EvalOptions(),
     )
     for precision in args.precisions.split(","):
         predictor = Predictor.load(args.model_dir, precision=precision)

@@ -73,11 +73,11 @@ def label_inputs(model_dir: Path, o: PredictOptions, out: TextIO | None = None) 
     """Label every input sentence and write the records to `o.output` (atomically) or to `out`."""
     fmt = _format(o)
     if fmt not in FORMATS:
-        raise StanceError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+        raise StanceError(f"must be one of {', '.join(FORMATS)}, got {fmt!r}", option="fmt")
     if not 0.0 <= o.threshold <= 1.0:
-        raise StanceError(f"threshold must be between 0 and 1, got {o.threshold}")
+        raise StanceError(f"must be between 0 and 1, got {o.threshold}", option="threshold")
     if o.batch_size < 1:
-        raise StanceError(f"batch size must be at least 1, got {o.batch_size}")
+        raise StanceError(f"must be at least 1, got {o.batch_size}", option="batch_size")
     if o.output is not None and (not o.output.parent.is_dir()):
         raise StanceError(f"output directory does not exist: {o.output.parent}", path=o.output)
     records = _inputs(o)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from stance.calibration import softmax
 from stance.errors import StanceError
-from stance.model_types import MODEL_TYPES, PRECISIONS, LoadOptions
+from stance.model_types import MODEL_TYPES, LoadOptions
 from stance.modeldir import read_meta
 
 UNCERTAIN = "uncertain"
@@ -55,10 +55,9 @@ class Predictor:
     def load(cls, model_dir: str | Path, precision: str = "fp32", threads: int = 0) -> Predictor:
         """`threads` > 0 sets torch's CPU threads once, here (process-wide); 0 keeps torch's default."""
         model_dir = Path(model_dir)
-        if precision not in PRECISIONS:
-            raise StanceError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        options = LoadOptions(precision=precision, threads=threads)  # checked before the model dir is read
         meta = read_meta(model_dir)
-        model = MODEL_TYPES[meta["type"]].load(model_dir, meta, LoadOptions(precision=precision, threads=threads))
+        model = MODEL_TYPES[meta["type"]].load(model_dir, meta, options)
         return cls(model_dir, meta, model, precision)
 
     def logits(self, texts: Sequence[str], contexts: Sequence[str] | None = None, batch_size: int = 64):
@@ -79,7 +78,7 @@ class Predictor:
         if isinstance(texts, str):
             texts = [texts]
         if not 0.0 <= threshold <= 1.0:
-            raise StanceError(f"threshold must be between 0 and 1, got {threshold}")
+            raise StanceError(f"must be between 0 and 1, got {threshold}", option="threshold")
         probs = self.predict_proba(texts, contexts, batch_size)
         out = []
         for text, row in zip(texts, probs, strict=True):

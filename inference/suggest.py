@@ -33,9 +33,9 @@ def suggest(
     model_dir: Path, pool: Path, n: int, strategy: str = "margin", max_similarity: float = 0.8, text_field: str = "text"
 ) -> list[dict]:
     if strategy not in STRATEGIES:
-        raise StanceError(f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
+        raise StanceError(f"must be one of {', '.join(STRATEGIES)}, got {strategy!r}", option="strategy")
     if n < 1:
-        raise StanceError(f"the number to pick must be at least 1, got {n}")
+        raise StanceError(f"must be at least 1, got {n}", option="n")
     records = (row for _, row in read_records(pool, text_field))
     pairs = [(row, context) for row, context in with_context(records, text_field) if row.get("label") is None]
     rows, contexts = [row for row, _ in pairs], [context for _, context in pairs]

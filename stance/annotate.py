@@ -58,18 +58,8 @@ def label_session(
             break
         i = pending[0]
         rec = records[i]
-        same = [j for j, r in enumerate(records) if r.get("article_id") == rec.get("article_id")]
-        pos = same.index(i)
         out.write(f"\n[{len(records) - len(pending) + 1}/{len(records)}] {rec.get('id', i)}\n")
-        if pos > 0:
-            out.write(f"  before: {records[same[pos - 1]]['text']}\n")
-        out.write(f"  >>> {rec['text']}\n")
-        if pos + 1 < len(same):
-            out.write(f"  after:  {records[same[pos + 1]]['text']}\n")
-        if suggest is not None:
-            s = suggest([rec["text"]], [contexts[i]])[0]
-            probs = "  ".join(f"{lab} {p:.2f}" for lab, p in s["probs"].items())
-            out.write(f"  model: {s['label']} ({probs})\n")
+        _show(out, records, i, suggest and suggest([rec["text"]], [contexts[i]])[0])
         out.write(help_line + "\n> ")
         key = next(keys, None)
         if echo and key is not None:
@@ -85,31 +75,35 @@ def label_session(
             j, old_label, old_skipped = history.pop()
             records[j]["label"] = old_label
             records[j].pop("skipped", None)
-            if old_skipped:
-                records[j]["skipped"] = True
+            records[j].update({"skipped": True} if old_skipped else {})
             _save(path, records)
             done_here -= 1
             out.write(f"undid {records[j].get('id', j)}\n")
             continue
-        if key == SKIP:
-            history.append((i, rec.get("label"), bool(rec.get("skipped"))))
-            rec["skipped"] = True
-        elif key in kmap:
-            history.append((i, rec.get("label"), bool(rec.get("skipped"))))
-            rec["label"] = kmap[key]
-            rec.pop("skipped", None)
-        else:
+        if key != SKIP and key not in kmap:
             out.write(f"unknown key {key!r}\n")
             continue
+        history.append((i, rec.get("label"), bool(rec.get("skipped"))))
+        rec.pop("skipped", None)
+        rec.update({"skipped": True} if key == SKIP else {"label": kmap[key]})
         _save(path, records)  # after every answer: nothing is lost if the session dies
         done_here += 1
-    remaining = todo()
-    return {
-        "answered": done_here,
-        "labeled": sum(r.get("label") is not None for r in records),
-        "skipped": sum(bool(r.get("skipped")) for r in records),
-        "remaining": len(remaining),
-    }
+    labeled, skipped = sum(r.get("label") is not None for r in records), sum(bool(r.get("skipped")) for r in records)
+    return {"answered": done_here, "labeled": labeled, "skipped": skipped, "remaining": len(todo())}
+
+
+def _show(out: TextIO, records: list[dict], i: int, suggestion: dict | None) -> None:
+    """The sentence to label between its neighbours in the same article, and the model's view if any."""
+    same = [j for j, r in enumerate(records) if r.get("article_id") == records[i].get("article_id")]
+    pos = same.index(i)
+    if pos > 0:
+        out.write(f"  before: {records[same[pos - 1]]['text']}\n")
+    out.write(f"  >>> {records[i]['text']}\n")
+    if pos + 1 < len(same):
+        out.write(f"  after:  {records[same[pos + 1]]['text']}\n")
+    if suggestion:
+        probs = "  ".join(f"{lab} {p:.2f}" for lab, p in suggestion["probs"].items())
+        out.write(f"  model: {suggestion['label']} ({probs})\n")
 
 
 def keys_from(script: str | None, stream: TextIO) -> Iterator[str]:

@@ -7,6 +7,7 @@ so `stance --help` stays fast.
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import traceback
 import warnings
@@ -40,13 +41,20 @@ def _user_errors(fn):
         except StanceError as exc:
             if _state["debug"]:
                 traceback.print_exc()
-            typer.echo(f"error: {exc}", err=True)
+            typer.echo(f"error: {_flag_message(fn, exc)}", err=True)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             typer.echo("interrupted", err=True)
             raise typer.Exit(130) from None
 
     return wrapper
+
+
+def _flag_message(command, exc: StanceError) -> str:
+    """An error about a parameter, named as the command's flag for it (threshold -> --threshold, n -> -n)."""
+    param = inspect.signature(command).parameters.get(exc.option) if exc.option else None
+    flags = getattr(param.default, "param_decls", None) if param is not None else None
+    return f"{flags[0]} {exc.detail}" if flags else str(exc)
 
 
 def _version(value: bool) -> None:
@@ -158,21 +166,8 @@ def predict(
     """Label texts, a file of records, or a whole article, sentence by sentence."""
     import sys
 
-    from inference.labeling import FORMATS, PredictOptions, label_inputs
-    from stance.model_types import PRECISIONS
+    from inference.labeling import PredictOptions, label_inputs
 
-    if fmt is not None and fmt not in FORMATS:
-        raise StanceError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    if not 0.0 <= threshold <= 1.0:
-        raise StanceError(f"--threshold must be between 0 and 1, got {threshold}")
-    if batch_size < 1:
-        raise StanceError(f"--batch-size must be at least 1, got {batch_size}")
-    if precision not in PRECISIONS:
-        raise StanceError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-    if input is not None and texts:
-        raise StanceError("give TEXT arguments or --input, not both")
-    if input is None and not texts:
-        raise StanceError("nothing to label: give TEXT arguments, --input FILE, or '-' for stdin")
     options = PredictOptions(
         texts=texts or [],
         input=input,
@@ -210,10 +205,9 @@ def evaluate(
     """Evaluate a model on held-out labeled data: metrics with confidence intervals."""
     import json
 
-    from inference.evaluation import TABLE_FORMATS, EvalOptions, render_table, run_evaluate
+    from inference.evaluation import EvalOptions, render_table, run_evaluate
 
-    if fmt not in TABLE_FORMATS:
-        raise StanceError(f"--format must be table or json, got {fmt!r}")
+    _check_table_format(fmt)
     options = EvalOptions(text_field=text_field, label_field=label_field, skip_unknown=skip_unknown, report=report)
     result = run_evaluate(model_dir, data, options)
     if fmt == "json":
@@ -237,13 +231,17 @@ def compare(
     """Compare models side by side on the same data, with paired bootstrap intervals of the differences."""
     import json
 
-    from inference.evaluation import TABLE_FORMATS, EvalOptions, render_compare, run_compare
+    from inference.evaluation import EvalOptions, render_compare, run_compare
 
-    if fmt not in TABLE_FORMATS:
-        raise StanceError(f"--format must be table or json, got {fmt!r}")
+    _check_table_format(fmt)
     options = EvalOptions(text_field=text_field, label_field=label_field, skip_unknown=skip_unknown)
     results = run_compare(model_dirs, data, options)
     typer.echo(json.dumps(results, indent=2) if fmt == "json" else render_compare(results))
+
+
+def _check_table_format(fmt: str) -> None:
+    if fmt not in ("table", "json"):
+        raise StanceError(f"must be table or json, got {fmt!r}", option="fmt")
 
 
 @app.command("setup-encoder")
@@ -418,8 +416,6 @@ def data_suggest(
 
     from inference.suggest import suggest
 
-    if n < 1:
-        raise StanceError(f"-n must be at least 1, got {n}")
     picked = suggest(model_dir, pool, n, strategy, max_similarity)
     text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in picked)
     if output is None:

@@ -56,14 +56,43 @@ def validate(
     label_field: str = "label",
 ) -> dict:
     """Check a labeled corpus; raise StanceError naming file:line on the first hard error.
-    Returns a summary with counts and warnings."""
+    Returns a summary with counts, warnings, and the rows read ((line, record) pairs, read once)."""
     rows = list(read_records(sentences, text_field))
     if not rows:
         raise StanceError("no records", path=sentences)
-    seen_ids: dict[str, int] = {}
-    by_text: dict[str, tuple[int, str, str]] = {}
-    by_article: dict[str, list[tuple[int, int]]] = defaultdict(list)
     warnings: list[str] = []
+    by_article = _check_rows(sentences, rows, labels, (text_field, label_field), warnings)
+    if splits_path is not None:
+        _check_splits(sentences, rows, by_article, splits_path, text_field)
+    texts = [row[text_field] for _, row in rows]
+    pairs = near_duplicates(texts)
+    in_pairs = {i for i, j, _ in pairs} | {j for i, j, _ in pairs}
+    for i, j, jac in pairs[:20]:
+        warnings.append(f"{sentences}:{rows[j][0]}: near-duplicate of line {rows[i][0]} (Jaccard {jac:.2f})")
+    if len(in_pairs) > NEAR_DUP_MAX_SHARE * len(rows):
+        raise StanceError(
+            f"{len(in_pairs)} sentences ({len(in_pairs) / len(rows):.1%}) are in near-duplicate pairs "
+            f"(max {NEAR_DUP_MAX_SHARE:.0%}); first: line {rows[pairs[0][1]][0]}",
+            path=sentences,
+        )
+    if articles_dir is not None:
+        _check_article_files(sentences, by_article, articles_dir)
+    return {
+        "sentences": len(rows),
+        "articles": len(by_article),
+        "near_duplicate_sentences": len(in_pairs),
+        "warnings": warnings,
+        "rows": rows,
+    }
+
+
+def _check_rows(sentences: Path, rows: list, labels: list[str], fields: tuple[str, str], warnings: list[str]) -> dict:
+    """Schema, labels, unique ids, same text with two labels, indexes 0..n-1 per article.
+    Returns article_id -> [(index, line)]."""
+    text_field, label_field = fields
+    seen_ids: dict[str, int] = {}
+    by_text: dict[str, tuple[int, str]] = {}
+    by_article: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for number, row in rows:
         for key in ("id", "article_id", "index", label_field):
             if key not in row:
@@ -80,7 +109,7 @@ def validate(
         seen_ids[row["id"]] = number
         norm = " ".join(tokens(row[text_field]))
         if norm in by_text and len(norm.split()) >= MIN_TOKENS_FOR_DUP:
-            first_line, first_label, first_article = by_text[norm]
+            first_line, first_label = by_text[norm]
             if first_label != label:
                 raise StanceError(
                     f"same text as line {first_line} but a different label ({first_label} vs {label})",
@@ -88,7 +117,7 @@ def validate(
                     line=number,
                 )
             warnings.append(f"{sentences}:{number}: duplicate text of line {first_line}")
-        by_text.setdefault(norm, (number, label, row["article_id"]))
+        by_text.setdefault(norm, (number, label))
         by_article[str(row["article_id"])].append((row["index"], number))
     for article_id, items in by_article.items():
         indexes = sorted(i for i, _ in items)
@@ -97,77 +126,59 @@ def validate(
             raise StanceError(
                 f"article '{article_id}': sentence indexes are not 0..{len(indexes) - 1}", path=sentences, line=line
             )
-    if splits_path is not None:
-        splits = load_splits(splits_path)
-        for article_id, items in by_article.items():
-            if article_id not in splits:
-                raise StanceError(
-                    f"article '{article_id}' has no split in {splits_path}",
-                    path=sentences,
-                    line=min(n for _, n in items),
-                )
-        missing = sorted(set(splits) - set(by_article))
-        if missing:
-            raise StanceError(f"split lists articles with no sentences: {', '.join(missing[:5])}", path=splits_path)
-        # leakage: the same (long enough) text in two different splits
-        split_of_text: dict[str, tuple[str, int]] = {}
-        for number, row in rows:
-            norm = " ".join(tokens(row[text_field]))
-            if len(norm.split()) < MIN_TOKENS_FOR_DUP:
-                continue
-            split = splits[str(row["article_id"])]
-            if norm in split_of_text and split_of_text[norm][0] != split:
-                raise StanceError(
-                    f"split leakage: same text in {split_of_text[norm][0]} (line {split_of_text[norm][1]}) and {split}",
-                    path=sentences,
-                    line=number,
-                )
-            split_of_text.setdefault(norm, (split, number))
-    texts = [row[text_field] for _, row in rows]
-    pairs = near_duplicates(texts)
-    in_pairs = {i for i, j, _ in pairs} | {j for i, j, _ in pairs}
-    for i, j, jac in pairs[:20]:
-        warnings.append(f"{sentences}:{rows[j][0]}: near-duplicate of line {rows[i][0]} (Jaccard {jac:.2f})")
-    if len(in_pairs) > NEAR_DUP_MAX_SHARE * len(rows):
-        raise StanceError(
-            f"{len(in_pairs)} sentences ({len(in_pairs) / len(rows):.1%}) are in near-duplicate pairs "
-            f"(max {NEAR_DUP_MAX_SHARE:.0%}); first: line {rows[pairs[0][1]][0]}",
-            path=sentences,
-        )
-    if articles_dir is not None:
-        for article_id in by_article:
-            path = articles_dir / f"{article_id}.txt"
-            if not path.is_file():
-                raise StanceError(
-                    f"article '{article_id}' has no file {path}",
-                    path=sentences,
-                    line=min(n for _, n in by_article[article_id]),
-                )
-            meta = read_article(path).meta
-            if meta.get("genre") not in GENRES:
-                raise StanceError(f"unknown genre {meta.get('genre')!r}", path=path, field="genre")
-            if meta.get("region") not in REGIONS:
-                raise StanceError(f"unknown region {meta.get('region')!r}", path=path, field="region")
-    return {
-        "sentences": len(rows),
-        "articles": len(by_article),
-        "near_duplicate_sentences": len(in_pairs),
-        "warnings": warnings,
-    }
+    return by_article
+
+
+def _check_splits(sentences: Path, rows: list, by_article: dict, splits_path: Path, text_field: str) -> None:
+    """Every article has a split, every split article has sentences, and no text sits in two splits."""
+    splits = load_splits(splits_path)
+    for article_id, items in by_article.items():
+        if article_id not in splits:
+            raise StanceError(
+                f"article '{article_id}' has no split in {splits_path}", path=sentences, line=min(n for _, n in items)
+            )
+    missing = sorted(set(splits) - set(by_article))
+    if missing:
+        raise StanceError(f"split lists articles with no sentences: {', '.join(missing[:5])}", path=splits_path)
+    split_of_text: dict[str, tuple[str, int]] = {}  # leakage: the same (long enough) text in two splits
+    for number, row in rows:
+        norm = " ".join(tokens(row[text_field]))
+        if len(norm.split()) < MIN_TOKENS_FOR_DUP:
+            continue
+        split = splits[str(row["article_id"])]
+        if norm in split_of_text and split_of_text[norm][0] != split:
+            raise StanceError(
+                f"split leakage: same text in {split_of_text[norm][0]} (line {split_of_text[norm][1]}) and {split}",
+                path=sentences,
+                line=number,
+            )
+        split_of_text.setdefault(norm, (split, number))
+
+
+def _check_article_files(sentences: Path, by_article: dict, articles_dir: Path) -> None:
+    for article_id, items in by_article.items():
+        path = articles_dir / f"{article_id}.txt"
+        if not path.is_file():
+            raise StanceError(
+                f"article '{article_id}' has no file {path}", path=sentences, line=min(n for _, n in items)
+            )
+        meta = read_article(path).meta
+        if meta.get("genre") not in GENRES:
+            raise StanceError(f"unknown genre {meta.get('genre')!r}", path=path, field="genre")
+        if meta.get("region") not in REGIONS:
+            raise StanceError(f"unknown region {meta.get('region')!r}", path=path, field="region")
+
+
+SPLIT_RATIOS = (0.70, 0.15, 0.15)  # train, validation, test shares of the sentences
+SPLIT_TOLERANCE = 0.03  # a split's label shares may differ from the corpus's by at most this much ...
+SPLIT_TRIES = 5000  # ... in the first of this many shuffles that manages it (else the best one)
 
 
 def make_splits(
-    sentences: Path,
-    out: Path,
-    seed: int = 13,
-    ratios=(0.70, 0.15, 0.15),
-    label_field: str = "label",
-    tolerance: float = 0.03,
-    tries: int = 5000,
-    keep: dict[str, str] | None = None,
+    sentences: Path, out: Path, seed: int = 13, keep: dict[str, str] | None = None, label_field: str = "label"
 ) -> dict:
     """Article-grouped train/validation/test split, deterministic from `seed`: shuffle articles, cut at the
-    sentence-count ratios, keep the first shuffle whose label shares are all within `tolerance` of the corpus.
+    sentence-count ratios, keep the first shuffle whose label shares are all within SPLIT_TOLERANCE of the corpus.
 
     `keep` (article -> split, from an existing splits file) extends a split instead of remaking it: those
     articles stay where they are and only the new ones are shuffled and cut, so a test split that others
@@ -185,7 +196,8 @@ def make_splits(
     articles = sorted(a for a in per_article if a not in keep)
     n_new = sum(sum(per_article[a].values()) for a in articles)
     best = None
-    for attempt in range(tries):
+    ratios = SPLIT_RATIOS
+    for attempt in range(SPLIT_TRIES):
         order = articles[:]
         random.Random(seed * 100_003 + attempt).shuffle(order)
         assign, counts, done = dict(keep), {s: Counter() for s in SPLITS}, 0
@@ -202,7 +214,7 @@ def make_splits(
         )
         if best is None or worst < best[0]:
             best = (worst, attempt, assign, counts)
-        if worst <= tolerance:
+        if worst <= SPLIT_TOLERANCE:
             break
     worst, attempt, assign, counts = best
     result = {
@@ -304,15 +316,17 @@ def validate_dev_set(
     corpus: Path,
     corpus_articles: Path | None,
     labels: list[str],
-    text_field: str = "text",
+    corpus_rows: list[dict] | None = None,
 ) -> dict:
     """Check the real-text dev set on its own (as `validate` does a corpus) and against the training corpus:
     every row names its `paraphrase_of` page, and no article, source page or sentence text is shared with the
-    corpus, so a score on it is a score on text no model was trained on."""
+    corpus, so a score on it is a score on text no model was trained on. `corpus_rows`: the corpus's records when
+    already read (by `validate`), so it is not read twice."""
+    text_field = "text"
     result = validate(dev, None, dev_articles, labels, text_field)
-    records = list(read_records(dev, text_field))
-    numbers, rows = [n for n, _ in records], [row for _, row in records]
-    corpus_rows = [row for _, row in read_records(corpus, text_field)]
+    numbers, rows = [n for n, _ in result["rows"]], [row for _, row in result["rows"]]
+    if corpus_rows is None:
+        corpus_rows = [row for _, row in read_records(corpus, text_field)]
     corpus_ids = {str(r["article_id"]) for r in corpus_rows}
     corpus_sources = article_sources(corpus_articles, corpus_ids) if corpus_articles else {}
     source_owner = {url: aid for aid, url in corpus_sources.items()}
@@ -377,7 +391,8 @@ def check_data(
     if dev is not None:
         dev_articles = dev.parent / f"{dev.stem}_articles"
         dev_articles = dev_articles if dev_articles.is_dir() else None
-        res = validate_dev_set(dev, dev_articles, sentences, articles, labels)
+        corpus_rows = [row for _, row in result["rows"]]
+        res = validate_dev_set(dev, dev_articles, sentences, articles, labels, corpus_rows)
         warnings += res["warnings"]
         lines.append(
             f"ok: dev set {dev}: {res['sentences']} sentences in {res['articles']} articles from {res['pages']} "

@@ -1,6 +1,6 @@
 """The one exception type for mistakes a user can fix (bad config, bad data, bad paths).
 
-The CLI prints `error: <message>` on one line and exits with code 2; `--debug` shows the traceback.
+The CLI prints `error: <message>` on one line and exits with code 2 (its debug mode shows the traceback).
 """
 
 from __future__ import annotations
@@ -11,7 +11,13 @@ class StanceError(Exception):
 
     exit_code = 2
 
-    def __init__(self, message: str, *, path: object = None, line: int | None = None, field: str | None = None):
+    def __init__(
+        self, message: str, *, path: object = None, line: int | None = None, field: str | None = None, option: str = ""
+    ):
+        # `option`: the parameter at fault (e.g. "threshold"); the CLI names it as its flag (--threshold)
+        self.option, self.detail = option, message
+        if option:
+            message = f"{option} {message}"
         where = ""
         if path is not None:
             where = str(path)

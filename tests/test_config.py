@@ -124,3 +124,18 @@ def test_encoder_alias_and_directory(tmp_path):
     (tmp_path / "enc").mkdir()
     with pytest.raises(StanceError, match="no config.json"):
         resolve_encoder(str(tmp_path / "enc"))
+
+
+def test_base_yaml_documents_the_defaults_of_the_typed_config():
+    """The defaults live in the dataclasses; configs/base.yaml repeats them for readers. The two must agree:
+    a default changed in one place only fails here."""
+    from stance.config import PATH_KEYS
+
+    documented = load_config(REPO / "configs/base.yaml").to_dict()
+    defaults = Config().to_dict()
+    for key in PATH_KEYS:
+        section, name = key.split(".")
+        value = defaults[section][name]
+        if value and (key != "model.encoder" or "/" in value):  # a relative default is relative to the repo
+            defaults[section][name] = str((REPO / value).resolve())
+    assert documented == defaults

@@ -118,10 +118,10 @@ def test_targets_for_other_labels_or_missing_sentences_are_refused(tmp_path, tar
 
 def test_ensemble_saves_without_pickle_reloads_and_averages_its_members(tmp_path, tiny_overrides, corpus):
     from inference import Predictor
+    from stance.calibration import softmax
     from stance.model_types import LoadOptions
     from stance.model_types.tfidf import TfidfModel
     from stance.model_types.transformer import TransformerModel
-    from stance.calibration import softmax
 
     out = tmp_path / "ens"
     args = ["train", str(TINY), "-o", str(out), "-q", *sets(tiny_overrides)]

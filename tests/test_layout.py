@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -69,3 +70,57 @@ def test_no_pickle_in_the_code():
         for path in (REPO / package).rglob("*.py"):
             text = path.read_text()
             assert "torch.save(" not in text and "torch.load(" not in text, path
+
+
+def test_stance_core_imports_neither_training_nor_inference():
+    """stance/ is the core both sides build on; only the CLI reaches up, lazily, inside its commands."""
+    for path in (REPO / "stance").rglob("*.py"):
+        if path.name == "cli.py":
+            continue
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names.add(node.module.split(".")[0])
+        assert not names & {"training", "inference"}, path
+
+
+def _functions():
+    for package in ("stance", "training", "inference"):
+        for path in (REPO / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    yield path, node
+
+
+def test_functions_are_short_and_take_few_parameters():
+    """No function over 60 lines; no public function with more than 6 parameters (options objects instead),
+    except the Typer commands, whose parameters are the command line."""
+    long, wide = [], []
+    for path, fn in _functions():
+        if fn.end_lineno - fn.lineno + 1 > 60:
+            long.append(f"{path.name}:{fn.name}")
+        a = fn.args
+        params = [x.arg for x in a.posonlyargs + a.args + a.kwonlyargs if x.arg not in ("self", "cls")]
+        command = any("command" in ast.unparse(d) for d in fn.decorator_list)
+        if len(params) > 6 and not fn.name.startswith("_") and not command:
+            wide.append(f"{path.name}:{fn.name}")
+    assert long == [] and wide == []
+
+
+def test_only_the_cli_names_its_flags():
+    """Library messages name parameters (threshold), the CLI turns them into flags (--threshold)."""
+    cli = (REPO / "stance" / "cli.py").read_text()
+    flags = set(re.findall(r'"(--[a-z][a-z-]+)"', cli))
+    assert {"--threshold", "--precision", "--resume", "--set", "--output"} <= flags
+    offenders = []
+    for package in ("stance", "training", "inference"):
+        for path in (REPO / package).rglob("*.py"):
+            if path.name == "cli.py":
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                    used = set(re.findall(r"--[a-z][a-z-]+", node.value)) & flags
+                    offenders += [f"{path.name}: {flag}" for flag in used]
+    assert offenders == []

@@ -159,3 +159,16 @@ def test_torchrun_two_processes(tmp_path, tiny_overrides):
     from inference import Predictor
 
     assert len(Predictor.load(out).predict(["The army will deploy troops."])) == 1
+
+
+def test_sweep_trains_once_per_grid_point_and_reports_validation_only(tiny_overrides, tmp_path):
+    out = tmp_path / "sweep.json"
+    args = ["sweep", str(TINY), "--grid", "train.seed=1,2", "-o", str(out), *sets([*tiny_overrides, "train.epochs=1"])]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["overrides"][-1] for r in rows] == ["train.seed=1", "train.seed=2"]
+    assert all(0 <= r["val_macro_f1"] <= 1 and len(r["history"]) == 1 for r in rows)
+    assert json.loads(out.read_text()) == rows
+    bad = runner.invoke(app, ["sweep", str(TINY), "--grid", "train.seed"])
+    assert bad.exit_code == 2 and "key=v1,v2" in bad.stderr

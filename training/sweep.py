@@ -1,7 +1,6 @@
 """Grid search over config values, scored on the VALIDATION split only (the test split is never looked at,
-so choosing a config here does not tune to the test set). `stance sweep` is its command line:
-
-    stance sweep configs/minilm.yaml --grid train.learning_rate=5e-5,1e-4 --grid data.context=0,1
+so choosing a config here does not tune to the test set). `stance sweep` is its command line, e.g. the
+grid train.learning_rate=5e-5,1e-4 by data.context=0,1 is four runs.
 """
 
 from __future__ import annotations

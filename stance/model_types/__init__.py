@@ -20,6 +20,12 @@ class LoadOptions:
     precision: str = "fp32"  # fp32 | bf16 (autocast) | int8 (dynamic quantisation of Linear layers)
     threads: int = 0  # torch CPU threads, set once at load (process-wide); 0 keeps torch's default
 
+    def __post_init__(self):
+        from stance.errors import StanceError
+
+        if self.precision not in PRECISIONS:
+            raise StanceError(f"must be one of {', '.join(PRECISIONS)}, got {self.precision!r}", option="precision")
+
 
 @dataclass(frozen=True)
 class TrainRun:

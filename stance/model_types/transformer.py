@@ -7,7 +7,7 @@ import warnings
 from pathlib import Path
 
 from stance.errors import StanceError
-from stance.model_types import PRECISIONS, LoadOptions, ModelType, TrainRun
+from stance.model_types import LoadOptions, ModelType, TrainRun
 
 # encoder families whose int8 quality was measured (docs/benchmarks.md): MiniLM keeps its macro-F1 within 0.2
 # points; all-mpnet-base-v2 fell from 0.80 to 0.59 on test, so int8 is refused for anything else
@@ -43,8 +43,6 @@ class TransformerModel(ModelType):
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
-        if options.precision not in PRECISIONS:
-            raise StanceError(f"precision must be one of {', '.join(PRECISIONS)}, got {options.precision!r}")
         hf_logging.disable_progress_bar()
         if options.threads:
             torch.set_num_threads(options.threads)
