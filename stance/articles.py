@@ -69,20 +69,34 @@ def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "article"
 
 
-def read_article(path: str | Path) -> Article:
-    path = Path(path)
+def _text_lines(path: Path) -> list[str]:
+    """The lines of an article file. A BOM and \\r\\n or \\r line ends are fine; bytes that are not text
+    (invalid UTF-8, NUL) are errors naming their line."""
+    from stance.data import line_number
+
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise StanceError("article file not found", path=path) from None
     except IsADirectoryError:
         raise StanceError("expected an article file, got a directory", path=path) from None
+    except OSError as exc:
+        raise StanceError(f"cannot read the article file ({exc.strerror})", path=path) from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise StanceError("not valid UTF-8 text", path=path, line=line) from None
-    lines = text.replace("\r\n", "\n").split("\n")
+        raise StanceError("not valid UTF-8 text", path=path, line=line_number(raw, exc.start)) from None
+    if "\x00" in text:  # no text format has one: a binary file (and the sentence splitter would keep it)
+        raise StanceError(
+            "NUL byte in the line (is this a binary file?)", path=path, line=line_number(raw, raw.find(b"\x00"))
+        )
+    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+
+def read_article(path: str | Path) -> Article:
+    path = Path(path)
+    lines = _text_lines(path)
+    text = "\n".join(lines)
     meta: dict[str, object] = {}
     if "---" in lines[: len(HEADER_KEYS) + 2] and re.match(r"^\w+:", lines[0] or ""):
         sep = lines.index("---")

@@ -169,20 +169,29 @@ def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict, dict[str,
         raise StanceError("config file not found", path=path)
     if path.resolve() in seen:
         raise StanceError("config inherits from itself", path=path)
-    text = path.read_text(encoding="utf-8")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise StanceError("not valid UTF-8 text", path=path, line=data[: exc.start].count(b"\n") + 1) from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise StanceError(
-            f"invalid YAML: {getattr(exc, 'problem', exc)}", path=path, line=mark.line + 1 if mark else None
-        ) from exc
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]  # a ReaderError has no .problem
+        raise StanceError(f"invalid YAML: {problem}", path=path, line=mark.line + 1 if mark else None) from None
+    except (RecursionError, ValueError) as exc:  # nesting past Python's stack, an impossible date, a huge int
+        reason = "nested too deep" if isinstance(exc, RecursionError) else str(exc).splitlines()[0]
+        raise StanceError(f"invalid YAML: {reason}", path=path) from None
     raw = raw or {}
     if not isinstance(raw, dict):
         raise StanceError("a config file must be a mapping of sections", path=path)
-    lines = _key_lines(text)
-    origin = {k: (path, line) for k, line in lines.items()}
-    _absolutise(raw, "", path.parent)
+    try:
+        lines = _key_lines(text)
+        origin = {k: (path, line) for k, line in lines.items()}
+        _absolutise(raw, "", path.parent)
+    except RecursionError:  # `&a {train: *a}`: a mapping that contains itself
+        raise StanceError("invalid config: a section contains itself (a self-referencing alias)", path=path) from None
     parent = raw.pop("inherit", None)
     if parent is None:
         return raw, origin

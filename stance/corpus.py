@@ -97,6 +97,8 @@ def _check_rows(sentences: Path, rows: list, labels: list[str], fields: tuple[st
         for key in ("id", "article_id", "index", label_field):
             if key not in row:
                 raise StanceError(f"missing field '{key}'", path=sentences, line=number)
+        if not isinstance(row["id"], (str, int)) or isinstance(row["id"], bool):
+            raise StanceError("field 'id' must be a string", path=sentences, line=number)
         if not isinstance(row["index"], int) or isinstance(row["index"], bool) or row["index"] < 0:
             raise StanceError("field 'index' must be a non-negative integer", path=sentences, line=number)
         label = row[label_field]
@@ -184,6 +186,8 @@ def make_splits(
     articles stay where they are and only the new ones are shuffled and cut, so a test split that others
     report on only ever gains articles."""
     rows = [row for _, row in read_records(sentences)]
+    if not rows:
+        raise StanceError("no records to split", path=sentences)
     per_article: dict[str, Counter] = defaultdict(Counter)
     for row in rows:
         per_article[str(row["article_id"])][row[label_field]] += 1
@@ -235,6 +239,8 @@ def stats(
 ) -> str:
     """Plain-text tables: label x split, genre, region, domain, speakers, sentence lengths."""
     rows = [row for _, row in read_records(sentences)]
+    if not rows:
+        raise StanceError("no records", path=sentences)
     splits = load_splits(splits_path) if splits_path and splits_path.is_file() else {}
     metas = {}
     if articles_dir is not None and articles_dir.is_dir():

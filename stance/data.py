@@ -1,44 +1,84 @@
 """Reading labeled and unlabeled records from JSONL and CSV, streaming, with errors that name file:line.
 
+Input is read as bytes and decoded line by line: a UTF-8 BOM and CRLF line ends just work; invalid UTF-8, NUL
+bytes, lines over MAX_LINE_BYTES and JSON nested too deep are errors naming their line. Empty input, blank
+lines and a CSV header alone yield no records: what zero records means is for the caller to say.
+
 Also the corpus: sentences joined with their article-grouped split.
 """
 
 from __future__ import annotations
 
 import csv
-import io
 import json
 import sys
 import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from stance.errors import StanceError
 
 MAX_TEXT_CHARS = 20_000  # longer texts are cut (with a warning): no sentence is this long
+# A line longer than this is refused rather than read whole into memory: with texts cut at MAX_TEXT_CHARS, no
+# record needs more. Python's csv refuses fields over 128 KiB by default, which would make a long text an error
+# in CSV but a warning in JSONL; a quoted field can span lines, so it gets the same cap (set once, here).
+MAX_LINE_BYTES = 32 * 1024 * 1024
+csv.field_size_limit(MAX_LINE_BYTES)
+MAX_JSON_DEPTH = 64  # records are flat; deeper JSON could pass json.loads and then break json.dumps on output
+_BOM = b"\xef\xbb\xbf"
 
 
-def _open_text(path: Path) -> io.TextIOBase:
+def line_number(raw: bytes, offset: int) -> int:
+    """The 1-based line holding byte `offset` of `raw`; \\n, \\r\\n and a lone \\r each end a line."""
+    before = raw[:offset].splitlines(keepends=True)
+    return len(before) + 1 if not before or before[-1].endswith((b"\n", b"\r")) else len(before)
+
+
+def _open_binary(path: Path) -> BinaryIO:
+    """The raw bytes of a file, or of stdin for "-": lines are decoded one by one (`_lines`), so that an
+    undecodable byte is reported on its own line, not on the first line of an 8 KiB decoding chunk."""
     if str(path) == "-":
-        return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", errors="strict")
+        return sys.stdin.buffer
     if not path.exists():
         raise StanceError("file not found", path=path)
     if path.is_dir():
         raise StanceError("expected a file, got a directory", path=path)
-    return open(path, encoding="utf-8-sig", errors="strict", newline="")
+    try:
+        return open(path, "rb")
+    except OSError as exc:
+        raise StanceError(f"cannot read the file ({exc.strerror})", path=path) from None
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    fh = _open_text(path)
+    """(line number, text with its line end) for each line; a UTF-8 BOM is dropped. A lone \\r ends a line,
+    as in Python's text mode. Bytes that are not text (invalid UTF-8, NUL) are errors naming the line."""
+    fh = _open_binary(path)
     number = 0
     try:
-        for number, line in enumerate(fh, 1):  # noqa: B007 (number is read in the except)
-            yield number, line.rstrip("\r\n")
-    except UnicodeDecodeError:
-        raise StanceError("not valid UTF-8 text", path=path, line=number + 1) from None
+        while raw := fh.readline(MAX_LINE_BYTES + 1):
+            if len(raw) > MAX_LINE_BYTES:
+                raise StanceError(f"line longer than {MAX_LINE_BYTES >> 20} MB", path=path, line=number + 1)
+            if number == 0 and raw.startswith(_BOM):
+                raw = raw[len(_BOM) :]
+            for piece in raw.splitlines(keepends=True):  # readline splits at \n only
+                number += 1
+                yield number, _decode(piece, path, number)
     finally:
-        if str(path) != "-":
+        if fh is not sys.stdin.buffer:
             fh.close()
+
+
+def _decode(raw: bytes, path: Path, number: int) -> str:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        where = f"byte {raw[exc.start]:#04x} at column {exc.start + 1}"
+        raise StanceError(f"not valid UTF-8 text ({where})", path=path, line=number) from None
+    # csv accepts NUL in some Python versions and not in others, and no text format has one: a binary file
+    if "\x00" in text:
+        raise StanceError("NUL byte in the line (is this a binary file?)", path=path, line=number)
+    return text
 
 
 def is_article(path: Path) -> bool:
@@ -58,50 +98,111 @@ def read_records(path: str | Path, text_field: str = "text") -> Iterator[tuple[i
         if text is None:
             raise StanceError(f"missing field '{text_field}'", path=path, line=number)
         if not isinstance(text, str):
-            raise StanceError(f"field '{text_field}' must be a string", path=path, line=number)
+            kind = _JSON_KINDS.get(type(text), type(text).__name__)
+            raise StanceError(f"field '{text_field}' must be a string, not {kind}", path=path, line=number)
         if not text.strip():
             raise StanceError(f"field '{text_field}' is empty", path=path, line=number)
-        if len(text) > MAX_TEXT_CHARS:
-            warnings.warn(f"{path}:{number}: text of {len(text)} characters cut to {MAX_TEXT_CHARS}", stacklevel=2)
-            row[text_field] = text[:MAX_TEXT_CHARS]
+        row[text_field] = _cut(text, path, number)
         yield number, row
+
+
+_JSON_KINDS = {bool: "true/false", int: "a number", float: "a number", list: "a list", dict: "an object"}
+
+
+def _cut(text: str, path: Path, number: int) -> str:
+    if len(text) > MAX_TEXT_CHARS:
+        warnings.warn(f"{path}:{number}: text of {len(text)} characters cut to {MAX_TEXT_CHARS}", stacklevel=3)
+        return text[:MAX_TEXT_CHARS]
+    return text
 
 
 def _jsonl_rows(path: Path, text_field: str) -> Iterator[tuple[int, dict]]:
     for number, line in _lines(path):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise StanceError(f"malformed JSON ({exc.msg})", path=path, line=number) from None
-        if not isinstance(row, dict):
-            raise StanceError("each line must be a JSON object", path=path, line=number)
-        yield number, row
+        if line.strip():
+            yield number, _json_object(line, path, number)
+
+
+def _json_object(line: str, path: Path, number: int) -> dict:
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise StanceError(f"malformed JSON ({exc.msg})", path=path, line=number) from None
+    except RecursionError:
+        raise StanceError("malformed JSON (nesting too deep)", path=path, line=number) from None
+    except ValueError:  # int() refuses a number of more than 4300 digits (sys.get_int_max_str_digits)
+        raise StanceError("malformed JSON (a number with too many digits)", path=path, line=number) from None
+    if not isinstance(row, dict):
+        raise StanceError("each line must be a JSON object", path=path, line=number)
+    if line.count("[") + line.count("{") > MAX_JSON_DEPTH and _too_deep(row):  # cheap test first
+        raise StanceError(f"malformed JSON (nesting too deep: over {MAX_JSON_DEPTH} levels)", path=path, line=number)
+    if "\\u" in line and _unpaired_surrogate(row):
+        # "\\ud800" alone is valid JSON but no text: writing it out as UTF-8 would fail later, far from the line
+        raise StanceError("malformed JSON (an unpaired \\u surrogate escape is not text)", path=path, line=number)
+    return row
+
+
+def _too_deep(value: object) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, (dict, list)):
+            if depth > MAX_JSON_DEPTH:
+                return True
+            stack.extend((item, depth + 1) for item in (value.values() if isinstance(value, dict) else value))
+    return False
+
+
+def _unpaired_surrogate(row: dict) -> bool:
+    try:
+        json.dumps(row, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _csv_rows(path: Path, text_field: str, delimiter: str = ",") -> Iterator[tuple[int, dict]]:
-    fh = _open_text(path)
+    """Records of a CSV file with a header row, numbered by the line each starts on. Blank lines are
+    skipped, so an empty file has no records; a missing trailing field is None; an extra field is an error."""
+    lines = _lines(path)
+    reader = csv.reader((line for _, line in lines), delimiter=delimiter)
+    header: list[str] | None = None
+    start = 1  # the line the next row starts on: a quoted field may span lines
     try:
-        reader = csv.DictReader(fh, delimiter=delimiter)
-        try:
-            header = reader.fieldnames
-        except UnicodeDecodeError:
-            raise StanceError("not valid UTF-8 text", path=path, line=1) from None
-        if not header:
-            raise StanceError("empty CSV file (no header row)", path=path, line=1)
-        if text_field not in header:
-            raise StanceError(f"no '{text_field}' column (columns: {', '.join(header)})", path=path, line=1)
-        try:
-            for row in reader:
-                yield reader.line_num, dict(row)
-        except UnicodeDecodeError:
-            raise StanceError("not valid UTF-8 text", path=path, line=reader.line_num + 1) from None
-        except csv.Error as exc:
-            raise StanceError(f"malformed CSV ({exc})", path=path, line=reader.line_num) from None
+        for row in reader:
+            if row and (len(row) > 1 or row[0].strip()):
+                if header is None:
+                    header = _csv_header(row, text_field, path, start)
+                else:
+                    yield start, _csv_record(header, row, path, start)
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise StanceError(_csv_problem(str(exc)), path=path, line=reader.line_num) from None
     finally:
-        if str(path) != "-":
-            fh.close()
+        lines.close()
+
+
+def _csv_header(row: list[str], text_field: str, path: Path, number: int) -> list[str]:
+    if text_field not in row:
+        # a quoted column name may hold a line break or a control character: quoted, it stays on one line
+        columns = ", ".join(name if name.isprintable() else repr(name) for name in row)
+        columns = columns if len(columns) <= 200 else columns[:200] + "…"  # a binary "header" can be megabytes
+        raise StanceError(f"no '{text_field}' column (columns: {columns})", path=path, line=number)
+    return row
+
+
+def _csv_record(header: list[str], row: list[str], path: Path, number: int) -> dict:
+    if len(row) > len(header):
+        raise StanceError(f"row has {len(row)} fields, the header has {len(header)}", path=path, line=number)
+    # fewer fields than the header: the missing ones are None (a missing text is then reported as such)
+    return {**dict.fromkeys(header), **dict(zip(header, row, strict=False))}
+
+
+def _csv_problem(message: str) -> str:
+    if "field limit" in message:
+        return f"a field is longer than {MAX_LINE_BYTES >> 20} MB"
+    if "NUL" in message:
+        return "NUL byte in the line (is this a binary file?)"
+    return f"malformed CSV ({message})"
 
 
 def _tsv_rows(path: Path, text_field: str) -> Iterator[tuple[int, dict]]:
@@ -131,9 +232,11 @@ READERS = {
 
 def read_texts_stdin() -> Iterator[tuple[int, dict]]:
     """stdin, one text a line (blank lines skipped)."""
-    for number, line in _lines(Path("-")):
-        if line.strip():
-            yield number, {"text": line}
+    stdin = Path("-")
+    for number, line in _lines(stdin):
+        text = line.rstrip("\r\n")
+        if text.strip():
+            yield number, {"text": _cut(text, stdin, number)}
 
 
 def load_labeled(
@@ -165,13 +268,22 @@ def load_splits(path: str | Path) -> dict[str, str]:
     if not path.is_file():
         raise StanceError("splits file not found (run `stance data split`)", path=path)
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw_bytes = path.read_bytes()
+    except OSError as exc:
+        raise StanceError(f"cannot read the file ({exc.strerror})", path=path) from None
+    try:
+        raw = json.loads(raw_bytes.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise StanceError("not valid UTF-8 text", path=path, line=line_number(raw_bytes, exc.start)) from None
     except json.JSONDecodeError as exc:
         raise StanceError(f"malformed JSON ({exc.msg})", path=path, line=exc.lineno) from None
+    except (RecursionError, ValueError):  # nesting too deep for the parser; a number too long for int()
+        raise StanceError("malformed JSON (nesting too deep or a number too long)", path=path) from None
     splits = raw.get("articles") if isinstance(raw, dict) else None
     if not isinstance(splits, dict):
         raise StanceError("expected an object with 'articles': {article_id: split}", path=path)
-    bad = sorted({v for v in splits.values() if v not in SPLITS})
+    # values may be any JSON (lists are unhashable): name the bad ones as JSON
+    bad = sorted({json.dumps(v) if not isinstance(v, str) else v for v in splits.values() if v not in SPLITS})
     if bad:
         raise StanceError(f"unknown split names {bad} (expected {', '.join(SPLITS)})", path=path)
     return splits
