@@ -20,6 +20,7 @@ from typing import TextIO
 from stance.atomic import atomic_open
 from stance.data import is_article, read_records, read_texts_stdin, with_context
 from stance.errors import StanceError
+from stance.modeldir import read_meta
 
 FORMATS = ("table", "jsonl", "csv")
 TOP_PER_LABEL = 3  # sentences shown per label in the summary
@@ -69,8 +70,9 @@ def _format(o: PredictOptions) -> str:
     return "table" if sys.stdout.isatty() else "jsonl"
 
 
-def label_inputs(model_dir: Path, o: PredictOptions, out: TextIO | None = None) -> PredictResult:
-    """Label every input sentence and write the records to `o.output` (atomically) or to `out`."""
+def label_inputs(model_dir: Path, o: PredictOptions, out: TextIO | None = None, on_load=None) -> PredictResult:
+    """Label every input sentence and write the records to `o.output` (atomically) or to `out`.
+    `on_load(predictor)` is called once the model is loaded, before the first sentence is labeled."""
     fmt = _format(o)
     if fmt not in FORMATS:
         raise StanceError(f"must be one of {', '.join(FORMATS)}, got {fmt!r}", option="fmt")
@@ -78,34 +80,38 @@ def label_inputs(model_dir: Path, o: PredictOptions, out: TextIO | None = None) 
         raise StanceError(f"must be between 0 and 1, got {o.threshold}", option="threshold")
     if o.batch_size < 1:
         raise StanceError(f"must be at least 1, got {o.batch_size}", option="batch_size")
-    if o.output is not None and (not o.output.parent.is_dir()):
-        raise StanceError(f"output directory does not exist: {o.output.parent}", path=o.output)
     records = _inputs(o)
-    first = next(records, None)
-    if first is None:
-        raise StanceError("no input texts (the input is empty)", path=o.input)
-    records = itertools.chain([first], records)
+    first = next(records, None)  # read before the model loads: a bad input fails in a second, not after torch
+    if first is None:  # nothing to label is not an error: the output is valid and empty, like `grep`'s
+        labels = read_meta(model_dir)["labels"]
+        _emit(o, fmt, iter(()), out, [o.text_field, "label", "score", *(f"p_{lab}" for lab in labels)])
+        return PredictResult(0, fmt, Summary(labels) if o.summary else None)
     from inference.predictor import Predictor
 
     predictor = Predictor.load(model_dir, precision=o.precision)
+    if on_load is not None:
+        on_load(predictor)
     stats = Summary(predictor.labels) if o.summary else None
-    show_progress = not o.quiet and o.input is not None and not is_article(o.input)
     count = [0]
-    pairs = _labelled(predictor, records, o, stats, show_progress, count)
-    if o.output is not None:
-        with atomic_open(o.output, newline="") as fh:
-            _write(fh, fmt, pairs)
-    else:
-        _write(out or sys.stdout, fmt, pairs)
+    pairs = _labelled(predictor, itertools.chain([first], records), o, stats, count)
+    _emit(o, fmt, pairs, out)
     return PredictResult(count[0], fmt, stats)
 
 
-def _labelled(predictor, records, o: PredictOptions, stats, show_progress: bool, count: list[int]):
+def _emit(o: PredictOptions, fmt: str, pairs, out: TextIO | None, columns: list[str] | None = None) -> None:
+    if o.output is None:
+        _write(out or sys.stdout, fmt, pairs, columns)
+        return
+    with atomic_open(o.output, newline="") as fh:
+        _write(fh, fmt, pairs, columns)
+
+
+def _labelled(predictor, records, o: PredictOptions, stats, count: list[int]):
     """(record, prediction) pairs, lazily; records wait in `pending` while their chunk is predicted.
     `count[0]` counts the pairs yielded."""
-    from tqdm.auto import tqdm
+    from stance.progress import Progress
 
-    bar = tqdm(disable=not show_progress, unit=" sent", desc="predict", file=sys.stderr)
+    quiet = o.quiet or o.input is None or is_article(o.input)  # a bar for files of records only
     pending = collections.deque()
 
     def items():
@@ -113,16 +119,17 @@ def _labelled(predictor, records, o: PredictOptions, stats, show_progress: bool,
             pending.append(rec)
             yield rec[o.text_field] if o.input is not None else rec["text"], context
 
-    for pred in predictor.stream(items(), threshold=o.threshold, batch_size=o.batch_size):
-        bar.update(1)
-        count[0] += 1
-        if stats is not None:
-            stats.add(pred)
-        yield pending.popleft(), pred
-    bar.close()
+    with Progress("predict", unit="sentences", quiet=quiet) as bar:
+        for pred in predictor.stream(items(), threshold=o.threshold, batch_size=o.batch_size):
+            bar.update(1)
+            count[0] += 1
+            if stats is not None:
+                stats.add(pred)
+            yield pending.popleft(), pred
 
 
-def _write(fh, fmt: str, pairs) -> None:
+def _write(fh, fmt: str, pairs, columns: list[str] | None = None) -> None:
+    """Records as JSONL, CSV or a table. `columns`: the CSV header to write when there are no records."""
     if fmt == "jsonl":
         for rec, pred in pairs:
             fh.write(json.dumps({**rec, **pred.as_dict()}, ensure_ascii=False) + "\n")
@@ -139,6 +146,8 @@ def _write(fh, fmt: str, pairs) -> None:
                 writer = csv.DictWriter(fh, fieldnames=list(row), extrasaction="ignore")
                 writer.writeheader()
             writer.writerow(row)
+        if writer is None and columns:
+            csv.writer(fh).writerow(columns)
     else:
         width = shutil.get_terminal_size((120, 20)).columns
         text_width = max(30, width - 32)

@@ -42,14 +42,16 @@ class Prediction:
 
 
 class Predictor:
-    def __init__(self, model_dir: Path, meta: dict, model, precision: str):
+    def __init__(self, model_dir: Path, meta: dict, model):
         self.model_dir = model_dir
         self.meta = meta
         self.labels: list[str] = list(meta["labels"])
         self.context = bool(meta.get("config", {}).get("data", {}).get("context", 0))
         self.temperature = float(meta.get("calibration", {}).get("temperature", 1.0))
-        self.precision = precision
         self.model = model  # a stance.model_types.ModelType
+        # what ran: "auto" resolved by the model type (stance.hardware), and why; TF-IDF is always fp32
+        self.precision = getattr(model, "precision", "fp32")
+        self.precision_reason = getattr(model, "precision_reason", "")
 
     @classmethod
     def load(cls, model_dir: str | Path, precision: str = "fp32", threads: int = 0) -> Predictor:
@@ -58,7 +60,7 @@ class Predictor:
         options = LoadOptions(precision=precision, threads=threads)  # checked before the model dir is read
         meta = read_meta(model_dir)
         model = MODEL_TYPES[meta["type"]].load(model_dir, meta, options)
-        return cls(model_dir, meta, model, precision)
+        return cls(model_dir, meta, model)
 
     def logits(self, texts: Sequence[str], contexts: Sequence[str] | None = None, batch_size: int = 64):
         if not texts:

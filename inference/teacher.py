@@ -20,11 +20,10 @@ def write_teacher_targets(
 ) -> int:
     """Score the training split of `cfg`'s corpus with the teacher and write its logits to `output`.
     Returns the number of sentences. `command` is recorded: it is what regenerates the file."""
-    from tqdm.auto import tqdm
-
     from inference.predictor import Predictor
     from stance.data import load_corpus
     from stance.encoders import sha256_file
+    from stance.progress import Progress
 
     predictor = Predictor.load(teacher_dir, precision=precision)
     meta = predictor.meta
@@ -33,7 +32,7 @@ def write_teacher_targets(
     rows = load_corpus(cfg)["train"]
     field = cfg.data.text_field
     logits: dict[str, list[float]] = {}
-    with tqdm(total=len(rows), disable=quiet, unit="sentence", desc="teacher") as bar:
+    with Progress("teacher", total=len(rows), unit="sentence", quiet=quiet) as bar:
         for start in range(0, len(rows), CHUNK):
             block = rows[start : start + CHUNK]
             out = predictor.logits([r[field] for r in block], [r["context"] for r in block])

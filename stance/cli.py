@@ -6,9 +6,11 @@ so `stance --help` stays fast.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import os
+import signal
 import traceback
 import warnings
 from pathlib import Path
@@ -28,7 +30,15 @@ app = typer.Typer(
 data_app = typer.Typer(help="Build, check and describe labeled corpora.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
-_state = {"debug": False}
+_state = {"debug": False, "interrupt_hint": lambda: ""}
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt, so every cleanup runs."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise _Terminated()
 
 
 def _user_errors(fn):
@@ -43,9 +53,11 @@ def _user_errors(fn):
                 traceback.print_exc()
             typer.echo(f"error: {_flag_message(fn, exc)}", err=True)
             raise typer.Exit(exc.exit_code) from None
-        except KeyboardInterrupt:
-            typer.echo("interrupted", err=True)
-            raise typer.Exit(130) from None
+        except (KeyboardInterrupt, _Terminated) as exc:  # outputs are atomic: nothing half-written is left
+            signal_name, code = ("SIGTERM", 143) if isinstance(exc, _Terminated) else ("SIGINT", 130)
+            hint = _state["interrupt_hint"]()
+            typer.echo(f"interrupted ({signal_name}){hint}", err=True)
+            raise typer.Exit(code) from None
 
     return wrapper
 
@@ -70,6 +82,8 @@ def _main(
 ) -> None:
     _state["debug"] = debug
     warnings.showwarning = _show_warning
+    with contextlib.suppress(ValueError):  # only the main thread may set handlers (not so under some runners)
+        signal.signal(signal.SIGTERM, _on_sigterm)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -120,6 +134,14 @@ def train(
         raise StanceError(
             "an interrupted run is waiting: pass --resume to continue it, or delete its run dir", path=out
         )
+    from stance.modeldir import replaces_model_dir
+
+    resume_cmd = f"stance train {config} --output {out} --resume" + "".join(f" --set {o}" for o in overrides or [])
+    _state["interrupt_hint"] = lambda: (
+        f": the last checkpoint is kept; resume with `{resume_cmd}`" if has_checkpoint(out) else ""
+    )
+    if replaces_model_dir(out) and not quiet:
+        typer.echo(f"{out} holds a model from an earlier run: it is replaced when this one finishes", err=True)
     meta = train_model(cfg, out, resume=resume, quiet=quiet)
     if meta and not quiet:
         typer.echo(report_lines(meta, out))
@@ -159,7 +181,9 @@ def predict(
     output: Path | None = typer.Option(None, "--output", "-o", help="Write here (atomically) instead of stdout."),
     threshold: float = typer.Option(0.0, "--threshold", help="Below this top probability the label is 'uncertain'."),
     summary: bool = typer.Option(False, "--summary", help="Per-label counts and the most confident sentences."),
-    precision: str = typer.Option("fp32", "--precision", help="fp32 | bf16 | int8 (CPU inference speed-ups)."),
+    precision: str = typer.Option(
+        "fp32", "--precision", help="fp32 | bf16 | int8 | auto (the fastest that keeps accuracy on this machine)."
+    ),
     batch_size: int = typer.Option(64, "--batch-size", help="Sentences per forward pass."),
     quiet: bool = QuietOpt,
 ) -> None:
@@ -180,7 +204,14 @@ def predict(
         batch_size=batch_size,
         quiet=quiet,
     )
-    result = label_inputs(model_dir, options)
+
+    def on_load(predictor) -> None:  # the run's first line says which precision "auto" chose, and why
+        if predictor.precision_reason.startswith("auto") and not quiet:
+            typer.echo(f"precision {predictor.precision_reason}", err=True)
+
+    result = label_inputs(model_dir, options, on_load=on_load)
+    if result.sentences == 0:
+        typer.echo(f"no sentences in {input if input is not None else 'stdin'}", err=True)
     if output is not None and not quiet:
         typer.echo(f"wrote {output}", err=True)
     if result.summary is not None:

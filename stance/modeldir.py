@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 from importlib import metadata
 from pathlib import Path
@@ -56,6 +57,18 @@ def read_meta(model_dir: str | Path) -> dict:
         if not (model_dir / weights).is_file():
             raise StanceError(f"weights missing: no {weights}", path=model_dir)
     return meta
+
+
+def replaces_model_dir(output: Path) -> bool:
+    """Whether writing a model dir at `output` replaces one from an earlier run (True) or creates it (False).
+    Anything else already there (a file, a device, a folder that is not a model dir) is refused: training
+    would otherwise swap it out for a model dir and it would be lost."""
+    if not os.path.lexists(output):
+        return False
+    if output.is_dir() and (output / META).is_file():
+        return True
+    what = "a folder that is not a stance model directory (no stance.json)" if output.is_dir() else "not a directory"
+    raise StanceError(f"already exists and is {what}: refusing to replace it; choose another output", path=output)
 
 
 def fingerprint(*paths: str | Path) -> str:

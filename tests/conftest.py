@@ -115,6 +115,40 @@ def train_cmd(out: Path, overrides: list[str], *extra: str, launcher: tuple[str,
     ]
 
 
+def check_user_error(args: list[str], *expected: str, output: Path | None = None, input: str | None = None):
+    """Run the CLI: exit 2, exactly one `error:` line holding every `expected` part, no traceback, and no
+    `output` (nor a temp file of it) left behind. Returns the error line."""
+    from typer.testing import CliRunner
+
+    from stance.cli import app
+
+    result = CliRunner().invoke(app, args, input=input)
+    assert result.exit_code == 2, (result.exit_code, result.output)
+    lines = result.stderr.strip().splitlines()
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert len(errors) == 1, lines
+    for part in expected:
+        assert part in errors[0], (part, errors[0])
+    assert "Traceback" not in result.output
+    if output is not None:
+        assert not output.exists()
+        leftovers = (
+            [p.name for p in output.parent.iterdir() if p.name.startswith(f".{output.name}")]
+            if output.parent.is_dir()
+            else []
+        )
+        assert leftovers == []
+    return errors[0]
+
+
+def write(path: Path, text: str | bytes) -> Path:
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
 @pytest.fixture(scope="session")
 def tiny_bert(tmp_path_factory) -> Path:
     import sys

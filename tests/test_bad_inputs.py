@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import check_user_error, write
 from typer.testing import CliRunner
 
 from stance.cli import app
@@ -17,34 +18,6 @@ REPO = Path(__file__).resolve().parent.parent
 BASE = REPO / "configs/base.yaml"
 TINY = REPO / "configs/tiny.yaml"
 runner = CliRunner()
-
-
-def check_user_error(args: list[str], *expected: str, output: Path | None = None, input: str | None = None):
-    result = runner.invoke(app, args, input=input)
-    assert result.exit_code == 2, (result.exit_code, result.output)
-    lines = result.stderr.strip().splitlines()
-    errors = [line for line in lines if line.startswith("error: ")]
-    assert len(errors) == 1, lines
-    for part in expected:
-        assert part in errors[0], (part, errors[0])
-    assert "Traceback" not in result.output
-    if output is not None:
-        assert not output.exists()
-        leftovers = (
-            [p.name for p in output.parent.iterdir() if p.name.startswith(f".{output.name}")]
-            if output.parent.is_dir()
-            else []
-        )
-        assert leftovers == []
-    return errors[0]
-
-
-def write(path: Path, text: str | bytes) -> Path:
-    if isinstance(text, bytes):
-        path.write_bytes(text)
-    else:
-        path.write_text(text, encoding="utf-8")
-    return path
 
 
 # --- config ----------------------------------------------------------------------------------------------
@@ -125,13 +98,11 @@ def test_empty_data_file(tiny_model, tmp_path):
     )
 
 
-def test_empty_input_file_for_predict(tiny_model, tmp_path):
+def test_empty_input_file_for_predict_gives_a_valid_empty_output(tiny_model, tmp_path):
     out = tmp_path / "out.jsonl"
-    check_user_error(
-        ["predict", str(tiny_model), "--input", str(write(tmp_path / "e.jsonl", "\n\n")), "--output", str(out)],
-        "no input texts",
-        output=out,
-    )
+    args = ["predict", str(tiny_model), "--input", str(write(tmp_path / "e.jsonl", "\n\n")), "--output", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0 and out.read_text() == "" and "no sentences in" in result.stderr
 
 
 def test_malformed_json_line_names_file_and_line(tiny_model, tmp_path):
@@ -252,11 +223,11 @@ def test_pickle_files_are_refused(tiny_model, tmp_path, name):
 # --- predict and evaluate options ------------------------------------------------------------------------
 
 
-def test_output_into_missing_directory(tiny_model, tmp_path):
-    check_user_error(
-        ["predict", str(tiny_model), "x", "--output", str(tmp_path / "no" / "p.jsonl")],
-        "output directory does not exist",
-    )
+def test_output_into_missing_directory_creates_it(tiny_model, tmp_path):
+    """Like `mkdir -p`: the user named where the output goes (README: Outputs)."""
+    out = tmp_path / "no" / "such" / "p.jsonl"
+    result = runner.invoke(app, ["predict", str(tiny_model), "x", "--output", str(out), "-q"])
+    assert result.exit_code == 0 and len(out.read_text().splitlines()) == 1
 
 
 def test_output_into_unwritable_directory(tiny_model):
@@ -268,7 +239,8 @@ def test_report_into_unwritable_directory(tiny_model):
 
 
 def test_empty_stdin(tiny_model):
-    check_user_error(["predict", str(tiny_model), "-"], "no input texts", input="")
+    result = runner.invoke(app, ["predict", str(tiny_model), "-"], input="")
+    assert result.exit_code == 0 and result.stdout == "" and result.stderr == "no sentences in stdin\n"
 
 
 @pytest.mark.parametrize("value", ["-1", "1.01"])

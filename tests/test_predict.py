@@ -48,10 +48,10 @@ def test_stdin_one_text_a_line(tiny_model):
     assert [r["text"] for r in jsonl(result.stdout)] == ["First text.", "Second text."]
 
 
-def test_empty_stdin_is_an_error(tiny_model):
-    result = runner.invoke(app, ["predict", str(tiny_model), "-"], input="")
-    assert result.exit_code == 2
-    assert "no input texts" in result.stderr
+def test_empty_stdin_gives_empty_output_and_says_so(tiny_model):
+    result = runner.invoke(app, ["predict", str(tiny_model), "-", "--format", "csv"], input="\n  \n")
+    assert result.exit_code == 0 and "no sentences in stdin" in result.stderr
+    assert result.stdout.splitlines() == ["text,label,score," + ",".join(f"p_{lab}" for lab in LABELS)]
 
 
 def test_article_input_gives_ids_and_indexes(tiny_model):
@@ -116,14 +116,14 @@ def test_threshold_outside_unit_interval_is_an_error(tiny_model, value):
     assert result.exit_code == 2 and "--threshold must be between 0 and 1" in result.stderr
 
 
-def test_output_is_written_atomically_and_missing_dir_is_an_error(tiny_model, tmp_path):
+def test_output_is_written_atomically_and_a_missing_dir_is_created(tiny_model, tmp_path):
     out = tmp_path / "preds.jsonl"
     result = runner.invoke(app, ["predict", str(tiny_model), "One.", "Two.", "--output", str(out), "-q"])
     assert result.exit_code == 0
     assert len(jsonl(out.read_text())) == 2
     assert [p.name for p in tmp_path.iterdir()] == ["preds.jsonl"]  # no temp file left behind
-    result = runner.invoke(app, ["predict", str(tiny_model), "One.", "--output", str(tmp_path / "nope" / "x.jsonl")])
-    assert result.exit_code == 2 and "output directory does not exist" in result.stderr
+    result = runner.invoke(app, ["predict", str(tiny_model), "One.", "--output", str(tmp_path / "new" / "x.jsonl")])
+    assert result.exit_code == 0 and len(jsonl((tmp_path / "new" / "x.jsonl").read_text())) == 1
 
 
 def test_python_api_on_both_model_types(tiny_model, tfidf_model):

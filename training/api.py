@@ -22,7 +22,7 @@ from stance.data import load_corpus, load_dev_real
 from stance.errors import StanceError
 from stance.metrics import expected_calibration_error, summary
 from stance.model_types import MODEL_TYPES, ModelType, TrainRun
-from stance.modeldir import META, fingerprint, model_card, versions
+from stance.modeldir import META, fingerprint, model_card, replaces_model_dir, versions
 
 
 def run_dir_for(output: Path) -> Path:
@@ -68,7 +68,10 @@ def train_model(cfg: Config, output: str | Path, resume: bool = False, quiet: bo
     rank = int(os.environ.get("RANK", "0"))
     model_type = MODEL_TYPES[cfg.model.type]
     model_type.preflight(cfg)  # a bad encoder or bad data fails before anything is written
+    replaces_model_dir(output)  # and so does an output that is not ours to replace
     corpus = load_corpus(cfg)
+    if not corpus["train"] or not corpus["validation"]:  # a model or a calibration fitted on nothing
+        raise StanceError("the training and validation splits must both have sentences", path=cfg.data.splits)
     dev_real = load_dev_real(cfg)  # a missing or bad dev set fails here, before hours of training
     run_dir = run_dir_for(output)
     if has_checkpoint(output) and not resume and rank == 0:

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-PRECISIONS = ("fp32", "bf16", "int8")
+from stance.hardware import PRECISIONS  # auto | fp32 | bf16 | int8
 
 
 @dataclass(frozen=True)
 class LoadOptions:
-    precision: str = "fp32"  # fp32 | bf16 (autocast) | int8 (dynamic quantisation of Linear layers)
+    precision: str = "fp32"  # fp32 | bf16 (autocast) | int8 (dynamic quantisation) | auto (stance.hardware)
     threads: int = 0  # torch CPU threads, set once at load (process-wide); 0 keeps torch's default
 
     def __post_init__(self):

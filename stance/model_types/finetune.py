@@ -41,20 +41,19 @@ class _Run:
 
 def fine_tune(cfg, corpus: dict[str, list[dict]], run: TrainRun) -> TransformerModel:
     """Train on corpus["train"], keep the weights of the epoch with the best validation macro-F1."""
-    from tqdm.auto import tqdm
+    from stance.progress import Progress
 
     r = _setup(cfg, corpus, run)
     ckpt, best_path = run.run_dir / "checkpoint", run.run_dir / "best.safetensors"
     if run.resume and (ckpt / "state.json").is_file():
         _resume(r, ckpt)
-    show = r.rank == 0 and not run.quiet
-    bar = tqdm(total=r.total_steps, initial=r.state["global_step"], disable=not show, unit="step", desc="train")
+    quiet = r.rank != 0 or run.quiet
+    bar = Progress("train", total=r.total_steps, unit="step", initial=r.state["global_step"], quiet=quiet)
     while r.state["epoch"] < cfg.train.epochs:
         _epoch(r, ckpt, bar)
         f1 = _validate(r, corpus["validation"], best_path)
-        if show:
-            best = " (best)" if r.state["best_epoch"] == r.state["epoch"] + 1 else ""
-            bar.write(f"epoch {r.state['epoch'] + 1}: validation macro-F1 {f1:.4f}{best}")
+        best = " (best)" if r.state["best_epoch"] == r.state["epoch"] + 1 else ""
+        bar.write(f"epoch {r.state['epoch'] + 1}: validation macro-F1 {f1:.4f}{best}")
         stop = 0 < cfg.train.patience <= r.state["bad_epochs"]
         # a resumed run must not train on after an early stop
         r.state.update(epoch=cfg.train.epochs if stop else r.state["epoch"] + 1, step_in_epoch=0)
@@ -80,8 +79,6 @@ def _setup(cfg, corpus: dict[str, list[dict]], run: TrainRun) -> _Run:
         torch.cuda.manual_seed_all(t.seed)
     model = _pretrained(cfg, device)
     train_ds = _dataset(cfg, model, corpus["train"])
-    if len(train_ds) == 0 or not corpus["validation"]:
-        raise StanceError("the training and validation splits must both have sentences", path=cfg.data.splits)
     steps_per_epoch = math.ceil(len(train_ds) // world / t.batch_size)  # every rank takes as many batches
     weight = None
     if t.class_weights:  # inverse label frequency, mean weight 1
@@ -178,7 +175,7 @@ def _epoch(r: _Run, ckpt: Path, bar) -> None:
         state["global_step"] += 1
         state["step_in_epoch"] = b + 1
         bar.update(1)
-        bar.set_postfix(epoch=state["epoch"] + 1, loss=f"{loss:.3f}")
+        bar.set_postfix(epoch=state["epoch"] + 1, loss=round(loss, 3))
         if state["global_step"] % t.checkpoint_steps == 0 and b + 1 < r.steps_per_epoch:
             if r.rank == 0:
                 _save_checkpoint(ckpt, r)

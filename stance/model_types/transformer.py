@@ -7,11 +7,8 @@ import warnings
 from pathlib import Path
 
 from stance.errors import StanceError
+from stance.hardware import INT8_VALIDATED, choose_precision
 from stance.model_types import LoadOptions, ModelType, TrainRun
-
-# encoder families whose int8 quality was measured (docs/benchmarks.md): MiniLM keeps its macro-F1 within 0.2
-# points; all-mpnet-base-v2 fell from 0.80 to 0.59 on test, so int8 is refused for anything else
-INT8_VALIDATED = ("bert",)
 
 
 class TransformerModel(ModelType):
@@ -26,6 +23,7 @@ class TransformerModel(ModelType):
         self.workers = workers  # batches scored in parallel, one thread each (CPU)
         self._pool = None
         self.history: dict = {}
+        self.precision, self.precision_reason = "bf16" if bf16 else "fp32", ""
 
     @classmethod
     def preflight(cls, cfg) -> None:
@@ -62,7 +60,10 @@ class TransformerModel(ModelType):
                 path=model_dir,
             )
         model.eval()
-        if options.precision == "int8":
+        precision, reason = choose_precision(options.precision, model.config.model_type)
+        if reason and options.precision != "auto":
+            warnings.warn(reason, stacklevel=2)  # e.g. bf16 asked for on a CPU without native bf16
+        if precision == "int8":
             if model.config.model_type not in INT8_VALIDATED:
                 raise StanceError(
                     f"int8 is validated on BERT-family encoders only; this is {model.config.model_type} "
@@ -70,10 +71,9 @@ class TransformerModel(ModelType):
                     path=model_dir,
                 )
             model = quantize_int8(model)
-        if options.precision == "bf16" and not _native_bf16():
-            warnings.warn("this CPU has no native bf16 (AVX512-BF16/AMX): bf16 will be slower than fp32", stacklevel=2)
-        bf16 = options.precision == "bf16"
-        return cls(model, tokenizer, meta["config"], bf16=bf16, workers=torch.get_num_threads())
+        loaded = cls(model, tokenizer, meta["config"], bf16=precision == "bf16", workers=torch.get_num_threads())
+        loaded.precision, loaded.precision_reason = precision, reason
+        return loaded
 
     def logits(self, texts: list[str], contexts: list[str] | None = None, batch_size: int = 64):
         """Computed in batches of equal-length sentences (no padding), rows in input order. Training's
@@ -143,12 +143,3 @@ def quantize_int8(model, per_channel: bool = True):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.ao.quantization's deprecation notice
         return q.quantize_dynamic(model, qconfig, dtype=torch.qint8)
-
-
-def _native_bf16() -> bool:
-    import torch
-
-    if torch.cuda.is_available():
-        return True
-    capability = torch.backends.cpu.get_cpu_capability()
-    return "AMX" in capability or "BF16" in capability
