@@ -224,7 +224,15 @@ def test_interrupted_predict_exits_with_one_line_and_no_output(tiny_model, tmp_p
     big.write_text("".join(json.dumps({"text": f"The missile threat {i} is growing."}) + "\n" for i in range(400_000)))
     out = write(tmp_path / "out.jsonl", "earlier\n")
     cmd = [sys.executable, "-m", "stance", "predict", str(tiny_model), "--input", str(big), "-o", str(out)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # a shell without job control starts background jobs with SIGINT ignored, and Python keeps it so: give the
+    # child the default disposition, as a terminal's foreground job has, whatever ran this test
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.default_int_handler),
+    )
     _wait_for(lambda: any(p.name.startswith(".out.jsonl.") for p in tmp_path.iterdir()))  # writing has begun
     proc.send_signal(sig)
     stdout, stderr = proc.communicate(timeout=60)
