@@ -33,7 +33,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 demo: setup
-	$(BIN)/stance data validate
+	$(BIN)/stance data validate --quiet
 	$(BIN)/stance train configs/minilm.yaml --output $(MODEL)
 	$(BIN)/stance evaluate $(MODEL) test --report $(MODEL)/report
 	$(BIN)/stance evaluate $(MODEL) dev_real --report $(MODEL)/report-dev-real

@@ -354,14 +354,17 @@ def data_validate(
         None, "--reserved", help="SHA-256 list of pages no article may paraphrase (../shared/reserved-sources.sha256)."
     ),
     config: Path | None = LabelsConfigOpt,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Count the warnings instead of listing them."),
 ) -> None:
     """Check schema, labels, duplicates, near-duplicates, split leakage, and the dev set's separation from the
     corpus (exit 2 on an error)."""
     from stance.corpus import check_data
 
     warnings, lines = check_data(path, splits, articles, dev_real, reserved, _labels(config))
-    for warning in warnings:
+    for warning in [] if quiet else warnings:
         typer.echo(f"warning: {warning}", err=True)
+    if quiet and warnings:
+        lines.append(f"{len(warnings)} warnings (run without --quiet to list them)")
     typer.echo("\n".join(lines))
 
 

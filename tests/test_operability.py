@@ -255,3 +255,21 @@ def test_terminated_training_keeps_its_checkpoint_and_says_how_to_resume(tmp_pat
     assert line.startswith("interrupted (SIGTERM): the last checkpoint is kept; resume with `stance train")
     assert "--resume" in line and not out.exists()
     assert (run_dir / "checkpoint" / "state.json").is_file()
+
+
+def test_data_validate_quiet_counts_warnings_instead_of_listing_them(tmp_path):
+    """`make demo` runs it quiet, so its log stays short; the plain run lists every warning."""
+    texts = [f"Report {i} on topic w{i * 7} and item w{i * 13} here." for i in range(300)] + [
+        "Report 5 on topic w35 and item w65 here."
+    ]
+    rows = [
+        {"id": f"a{i // 10}-{i % 10}", "article_id": f"a{i // 10}", "index": i % 10, "text": t, "label": "other"}
+        for i, t in enumerate(texts)
+    ]
+    path = write(tmp_path / "sentences.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    loud = runner.invoke(app, ["data", "validate", str(path)])
+    quiet = runner.invoke(app, ["data", "validate", str(path), "-q"])
+    assert loud.exit_code == quiet.exit_code == 0, loud.output
+    warnings = [line for line in loud.stderr.splitlines() if line.startswith("warning:")]
+    assert warnings and "warning:" not in quiet.stderr
+    assert f"{len(warnings)} warnings (run without --quiet to list them)" in quiet.stdout
