@@ -22,7 +22,6 @@ from stance.data import is_article, read_records, read_texts_stdin, with_context
 from stance.errors import StanceError
 from stance.modeldir import read_meta
 
-FORMATS = ("table", "jsonl", "csv")
 TOP_PER_LABEL = 3  # sentences shown per label in the summary
 
 
@@ -31,7 +30,7 @@ class PredictOptions:
     texts: list[str] = field(default_factory=list)  # texts to label; ["-"] reads stdin, one a line
     input: Path | None = None  # or a file: .txt/.md article, .jsonl/.csv records
     text_field: str = "text"
-    fmt: str | None = None  # table | jsonl | csv; None: csv/jsonl by the output's suffix, table on a terminal
+    fmt: str | None = None  # table | jsonl | csv | html; None: by the output's suffix, table on a terminal
     output: Path | None = None  # written atomically; None: the stream given to label_inputs
     threshold: float = 0.0  # below this top probability the label is "uncertain"
     summary: bool = False  # count labels and keep the most confident sentences of each
@@ -66,7 +65,8 @@ def _format(o: PredictOptions) -> str:
     if o.fmt is not None:
         return o.fmt
     if o.output is not None:
-        return "csv" if o.output.suffix.lower() == ".csv" else "jsonl"
+        suffix = o.output.suffix.lower().lstrip(".")
+        return suffix if suffix in ("csv", "html") else "jsonl"
     return "table" if sys.stdout.isatty() else "jsonl"
 
 
@@ -74,17 +74,19 @@ def label_inputs(model_dir: Path, o: PredictOptions, out: TextIO | None = None, 
     """Label every input sentence and write the records to `o.output` (atomically) or to `out`.
     `on_load(predictor)` is called once the model is loaded, before the first sentence is labeled."""
     fmt = _format(o)
-    if fmt not in FORMATS:
-        raise StanceError(f"must be one of {', '.join(FORMATS)}, got {fmt!r}", option="fmt")
+    if fmt not in WRITERS:
+        raise StanceError(f"must be one of {', '.join(WRITERS)}, got {fmt!r}", option="fmt")
     if not 0.0 <= o.threshold <= 1.0:
         raise StanceError(f"must be between 0 and 1, got {o.threshold}", option="threshold")
     if o.batch_size < 1:
         raise StanceError(f"must be at least 1, got {o.batch_size}", option="batch_size")
     records = _inputs(o)
     first = next(records, None)  # read before the model loads: a bad input fails in a second, not after torch
+    title = o.input.name if o.input is not None else "texts"
     if first is None:  # nothing to label is not an error: the output is valid and empty, like `grep`'s
         labels = read_meta(model_dir)["labels"]
-        _emit(o, fmt, iter(()), out, [o.text_field, "label", "score", *(f"p_{lab}" for lab in labels)])
+        columns = [o.text_field, "label", "score", *(f"p_{lab}" for lab in labels)]
+        _emit(o, fmt, iter(()), out, _Page(labels, o.threshold, title, columns))
         return PredictResult(0, fmt, Summary(labels) if o.summary else None)
     from inference.predictor import Predictor
 
@@ -94,16 +96,16 @@ def label_inputs(model_dir: Path, o: PredictOptions, out: TextIO | None = None, 
     stats = Summary(predictor.labels) if o.summary else None
     count = [0]
     pairs = _labelled(predictor, itertools.chain([first], records), o, stats, count)
-    _emit(o, fmt, pairs, out)
+    _emit(o, fmt, pairs, out, _Page(predictor.labels, o.threshold, title))
     return PredictResult(count[0], fmt, stats)
 
 
-def _emit(o: PredictOptions, fmt: str, pairs, out: TextIO | None, columns: list[str] | None = None) -> None:
+def _emit(o: PredictOptions, fmt: str, pairs, out: TextIO | None, page: _Page) -> None:
     if o.output is None:
-        _write(out or sys.stdout, fmt, pairs, columns)
+        WRITERS[fmt](out or sys.stdout, pairs, page)
         return
     with atomic_open(o.output, newline="") as fh:
-        _write(fh, fmt, pairs, columns)
+        WRITERS[fmt](fh, pairs, page)
 
 
 def _labelled(predictor, records, o: PredictOptions, stats, count: list[int]):
@@ -128,33 +130,59 @@ def _labelled(predictor, records, o: PredictOptions, stats, count: list[int]):
             yield pending.popleft(), pred
 
 
-def _write(fh, fmt: str, pairs, columns: list[str] | None = None) -> None:
-    """Records as JSONL, CSV or a table. `columns`: the CSV header to write when there are no records."""
-    if fmt == "jsonl":
-        for rec, pred in pairs:
-            fh.write(json.dumps({**rec, **pred.as_dict()}, ensure_ascii=False) + "\n")
-    elif fmt == "csv":
-        writer = None
-        for rec, pred in pairs:
-            row = {
-                **{k: v for k, v in rec.items() if not isinstance(v, (dict, list))},
-                "label": pred.label,
-                "score": round(pred.score, 4),
-                **{f"p_{lab}": round(p, 4) for lab, p in pred.probs.items()},
-            }
-            if writer is None:
-                writer = csv.DictWriter(fh, fieldnames=list(row), extrasaction="ignore")
-                writer.writeheader()
-            writer.writerow(row)
-        if writer is None and columns:
-            csv.writer(fh).writerow(columns)
-    else:
-        width = shutil.get_terminal_size((120, 20)).columns
-        text_width = max(30, width - 32)
-        fh.write(f"{'#':>4}  {'label':<18} {'score':>5}  text\n")
-        for n, (rec, pred) in enumerate(pairs, 1):
-            text = pred.text if len(pred.text) <= text_width else pred.text[: text_width - 1] + "…"
-            fh.write(f"{rec.get('index', n - 1):>4}  {pred.label:<18} {pred.score:5.2f}  {text}\n")
+@dataclass
+class _Page:
+    """What a writer may need besides the records."""
+
+    labels: list[str]
+    threshold: float
+    title: str  # the HTML page's title: the input file's name, or "texts"
+    columns: list[str] | None = None  # the CSV header to write when there are no records
+
+
+def _write_jsonl(fh, pairs, page: _Page) -> None:
+    for rec, pred in pairs:
+        fh.write(json.dumps({**rec, **pred.as_dict()}, ensure_ascii=False) + "\n")
+
+
+def _write_csv(fh, pairs, page: _Page) -> None:
+    writer = None
+    for rec, pred in pairs:
+        row = {
+            **{k: v for k, v in rec.items() if not isinstance(v, (dict, list))},
+            "label": pred.label,
+            "score": round(pred.score, 4),
+            **{f"p_{lab}": round(p, 4) for lab, p in pred.probs.items()},
+        }
+        if writer is None:
+            writer = csv.DictWriter(fh, fieldnames=list(row), extrasaction="ignore")
+            writer.writeheader()
+        writer.writerow(row)
+    if writer is None and page.columns:
+        csv.writer(fh).writerow(page.columns)
+
+
+def _write_table(fh, pairs, page: _Page) -> None:
+    width = shutil.get_terminal_size((120, 20)).columns
+    text_width = max(30, width - 32)
+    fh.write(f"{'#':>4}  {'label':<18} {'score':>5}  text\n")
+    for n, (rec, pred) in enumerate(pairs):
+        text = pred.text if len(pred.text) <= text_width else pred.text[: text_width - 1] + "…"
+        fh.write(f"{rec.get('index', n):>4}  {pred.label:<18} {pred.score:5.2f}  {text}\n")
+
+
+def _write_html(fh, pairs, page: _Page) -> None:
+    """One self-contained page (inference.report_html): a section per article, in input order."""
+    from inference.report_html import render_document
+
+    sections: dict[str, list[dict]] = {}
+    for rec, pred in pairs:
+        key = str(rec.get("article_id", page.title))
+        sections.setdefault(key, []).append({**rec, **pred.as_dict()})
+    fh.write(render_document(list(sections.items()), page.labels, page.threshold, title=page.title))
+
+
+WRITERS = {"table": _write_table, "jsonl": _write_jsonl, "csv": _write_csv, "html": _write_html}
 
 
 class Summary:

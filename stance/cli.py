@@ -177,7 +177,9 @@ def predict(
     texts: list[str] | None = typer.Argument(None, help="Texts to label ('-' reads stdin, one a line)."),
     input: Path | None = typer.Option(None, "--input", "-i", help=".txt/.md article, or .jsonl/.csv records."),
     text_field: str = typer.Option("text", "--text-field", help="Field holding the text in .jsonl/.csv input."),
-    fmt: str | None = typer.Option(None, "--format", "-f", help="table | jsonl | csv (table on a terminal)."),
+    fmt: str | None = typer.Option(
+        None, "--format", "-f", help="table | jsonl | csv | html (default: by --output's suffix; table on a terminal)."
+    ),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write here (atomically) instead of stdout."),
     threshold: float = typer.Option(0.0, "--threshold", help="Below this top probability the label is 'uncertain'."),
     summary: bool = typer.Option(False, "--summary", help="Per-label counts and the most confident sentences."),
@@ -273,6 +275,50 @@ def compare(
 def _check_table_format(fmt: str) -> None:
     if fmt not in ("table", "json"):
         raise StanceError(f"must be table or json, got {fmt!r}", option="fmt")
+
+
+@app.command("serve")
+@_user_errors
+def serve_command(
+    model_dir: Path = typer.Argument(..., help="A trained model directory."),
+    host: str = typer.Option(
+        "127.0.0.1",
+        "--host",
+        help="127.0.0.1: this machine only. 0.0.0.0 opens it to the network (no auth without --api-key).",
+    ),
+    port: int = typer.Option(8000, "--port"),
+    precision: str = typer.Option(
+        "auto", "--precision", help="fp32 | bf16 | int8 | auto (the fastest that keeps accuracy)."
+    ),
+    api_key: str | None = typer.Option(
+        None, "--api-key", envvar="STANCE_API_KEY", help="Require `Authorization: Bearer KEY` (or STANCE_API_KEY)."
+    ),
+    max_batch: int = typer.Option(64, "--max-batch", help="Sentences per forward pass, across concurrent requests."),
+    max_wait_ms: float = typer.Option(5.0, "--max-wait-ms", help="How long a batch waits for more requests."),
+    max_body_bytes: int = typer.Option(1_000_000, "--max-body-bytes", help="Larger request bodies get 413."),
+    max_texts: int = typer.Option(1000, "--max-texts", help="More texts (or article sentences) per request get 413."),
+    log_texts: bool = typer.Option(False, "--log-texts", help="Log request texts (off: sizes and times only)."),
+) -> None:
+    """Serve the model over HTTP: POST /predict, a labelling page at /, OpenAPI docs at /docs."""
+    try:
+        from inference.serve import ServeOptions, is_loopback, serve
+    except ImportError as exc:
+        raise StanceError(f"serving needs the serve extra ({exc.name} is missing): pip install '.[serve]'") from None
+    if not is_loopback(host) and not api_key:
+        typer.echo(
+            f"warning: serving on {host} without --api-key: anyone who can reach port {port} can use the model",
+            err=True,
+        )
+    limits = ServeOptions(
+        max_body_bytes=max_body_bytes,
+        max_texts=max_texts,
+        max_batch=max_batch,
+        max_wait_ms=max_wait_ms,
+        api_key=api_key,
+        log_texts=log_texts,
+    )
+    typer.echo(f"serving {model_dir} on http://{host}:{port}/ (docs: /docs); Ctrl-C stops", err=True)
+    serve(model_dir, host=host, port=port, precision=precision, options=limits)
 
 
 @app.command("setup-encoder")

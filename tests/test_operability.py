@@ -273,3 +273,37 @@ def test_data_validate_quiet_counts_warnings_instead_of_listing_them(tmp_path):
     warnings = [line for line in loud.stderr.splitlines() if line.startswith("warning:")]
     assert warnings and "warning:" not in quiet.stderr
     assert f"{len(warnings)} warnings (run without --quiet to list them)" in quiet.stdout
+
+
+# --- serving: the CLI's choices (the API itself is in test_serve.py) -------------------------------------
+
+
+def test_serve_warns_when_open_to_the_network_without_a_key(tiny_model, monkeypatch):
+    import inference.serve as serving
+
+    calls = []
+    monkeypatch.setattr(serving, "serve", lambda model_dir, **kw: calls.append(kw))
+    monkeypatch.delenv("STANCE_API_KEY", raising=False)
+    open_ = runner.invoke(app, ["serve", str(tiny_model), "--host", "0.0.0.0", "--max-batch", "8"])
+    assert open_.exit_code == 0, open_.output
+    assert "warning: serving on 0.0.0.0 without --api-key" in open_.stderr
+    assert calls[-1]["host"] == "0.0.0.0" and calls[-1]["options"].max_batch == 8
+    local = runner.invoke(app, ["serve", str(tiny_model)], env={"STANCE_API_KEY": "s3cret"})
+    assert local.exit_code == 0 and "warning" not in local.stderr
+    assert calls[-1]["host"] == "127.0.0.1" and calls[-1]["options"].api_key == "s3cret"
+
+
+def test_predict_html_report_of_several_articles(tiny_model, tmp_path):
+    rows = [
+        {"article_id": aid, "index": i, "text": text}
+        for aid in ("a1", "a2")
+        for i, text in enumerate(["The missile threat is growing.", "Officials said <script>alert(1)</script>."])
+    ]
+    path = write(tmp_path / "in.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "report.html"
+    result = runner.invoke(app, ["predict", str(tiny_model), "--input", str(path), "-o", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    page = out.read_text()
+    assert page.count('data-label="') == 4 and "<script>alert" not in page and "&lt;script&gt;" in page
+    assert 'href="#sec-1"' in page and 'href="#sec-2"' in page  # one section per article, with contents
+    assert "http://" not in page and "https://" not in page
