@@ -248,3 +248,21 @@ def test_concurrent_callers_share_a_predictor_without_changing_each_others_threa
     assert all(same for same, _ in results)
     assert all(np.allclose(out, alone, atol=1e-5) for _, out in results)
     assert torch.get_num_threads() == before
+
+
+def test_few_mixed_length_sentences_go_in_sorted_padded_chunks_with_the_same_logits(tiny_model):
+    """A server's batch of 16 one-sentence requests rarely has two of one length: rather than 16 forward passes,
+    the length-sorted sentences are cut into two chunks per worker, padded, with the logits of one at a time."""
+    import numpy as np
+
+    from stance.encoding import sorted_chunks
+    from stance.model_types.transformer import TransformerModel
+
+    assert sorted_chunks([5, 3, 9, 7], 2, 64) == [[1, 0], [3, 2]]
+    assert sorted_chunks([5, 3, 9], 4, 64) == [[1], [0], [2]]
+    tokenizer, model = _tiny(tiny_model)
+    texts = [f"Sentence {i} " + "word " * i for i in range(16)]  # 16 different lengths
+    scorer = TransformerModel(model, tokenizer, {"model": {"max_length": 64}, "data": {"context": 0}}, workers=2)
+    together = scorer.logits(texts, batch_size=64)
+    alone = np.vstack([scorer.logits([t]) for t in texts])
+    assert np.allclose(together, alone, atol=1e-5)

@@ -81,7 +81,7 @@ class TransformerModel(ModelType):
         import numpy as np
         import torch
 
-        from stance.encoding import cls_forward, encode, length_batches
+        from stance.encoding import cls_forward, encode, length_batches, sorted_chunks
 
         if self.context and contexts is None:
             contexts = [""] * len(texts)
@@ -100,7 +100,10 @@ class TransformerModel(ModelType):
                     logits = fast(**batch) if fast is not None else self.model(**batch).logits
                 out[idx] = logits.float().cpu().numpy()
 
-        batches = length_batches([len(ids) for ids in enc["input_ids"]], batch_size)
+        lengths = [len(ids) for ids in enc["input_ids"]]
+        batches = length_batches(lengths, batch_size)
+        if len(batches) > 1 and len(lengths) / len(batches) < batch_size / 2:  # mostly lone sentences
+            batches = sorted_chunks(lengths, 2 * self.workers, batch_size)  # two small batches per worker
         pool = self._workers_pool() if len(batches) > 1 else None
         list(pool.map(run, batches) if pool is not None else map(run, batches))
         self.model.train(was_training)
