@@ -42,7 +42,6 @@ class PredictOptions:
 @dataclass
 class PredictResult:
     sentences: int
-    fmt: str
     summary: Summary | None
 
 
@@ -87,7 +86,7 @@ def label_inputs(model_dir: Path, o: PredictOptions, out: TextIO | None = None, 
         labels = read_meta(model_dir)["labels"]
         columns = [o.text_field, "label", "score", *(f"p_{lab}" for lab in labels)]
         _emit(o, fmt, iter(()), out, _Page(labels, o.threshold, title, columns))
-        return PredictResult(0, fmt, Summary(labels) if o.summary else None)
+        return PredictResult(0, Summary(labels) if o.summary else None)
     from inference.predictor import Predictor
 
     predictor = Predictor.load(model_dir, precision=o.precision)
@@ -97,7 +96,7 @@ def label_inputs(model_dir: Path, o: PredictOptions, out: TextIO | None = None, 
     count = [0]
     pairs = _labelled(predictor, itertools.chain([first], records), o, stats, count)
     _emit(o, fmt, pairs, out, _Page(predictor.labels, o.threshold, title))
-    return PredictResult(count[0], fmt, stats)
+    return PredictResult(count[0], stats)
 
 
 def _emit(o: PredictOptions, fmt: str, pairs, out: TextIO | None, page: _Page) -> None:

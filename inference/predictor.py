@@ -12,6 +12,7 @@ never changed by a call.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -39,6 +40,10 @@ class Prediction:
             "score": round(self.score, 4),
             "probs": {k: round(v, 4) for k, v in self.probs.items()},
         }
+
+    def thresholded(self, threshold: float) -> Prediction:
+        """The one "uncertain" rule: the top label stands when its probability is at least `threshold`."""
+        return self if self.score >= threshold else dataclasses.replace(self, label=UNCERTAIN)
 
 
 class Predictor:
@@ -85,12 +90,8 @@ class Predictor:
         out = []
         for text, row in zip(texts, probs, strict=True):
             top = int(row.argmax())
-            label = self.labels[top] if row[top] >= threshold else UNCERTAIN
-            out.append(
-                Prediction(
-                    text, label, float(row[top]), {lab: float(p) for lab, p in zip(self.labels, row, strict=True)}
-                )
-            )
+            probs_of = {lab: float(p) for lab, p in zip(self.labels, row, strict=True)}
+            out.append(Prediction(text, self.labels[top], float(row[top]), probs_of).thresholded(threshold))
         return out
 
     def stream(

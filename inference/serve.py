@@ -42,7 +42,6 @@ Micro-batching: `inference.batching.Batcher` (one forward pass for requests that
 
 from __future__ import annotations
 
-import dataclasses
 import hmac
 import ipaddress
 import logging
@@ -60,7 +59,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from inference.batching import Batcher
-from inference.predictor import UNCERTAIN, Prediction
+from inference.predictor import Prediction
 from inference.report_html import render_fragment
 from inference.serve_page import PAGE_CSP, page
 
@@ -93,29 +92,15 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def apply_threshold(pred: Prediction, threshold: float) -> Prediction:
-    """Predictor.predict's rule: the top label, or "uncertain" when its probability is below `threshold`."""
-    if pred.score >= threshold:
-        return pred
-    return dataclasses.replace(pred, label=UNCERTAIN)
-
-
 # ------------------------------------------------------------------------------------------------ requests
 
 
 def _article_rows(article: str) -> list[dict]:
-    """A pasted article's sentences as `stance predict` reads an article file: id, article_id, index,
-    text (cut at MAX_TEXT_CHARS, as read_records does)."""
-    from stance.articles import Article
-    from stance.data import MAX_TEXT_CHARS
+    """A pasted article's sentences, as `stance predict` reads an article file: id, article_id, index, text."""
+    from stance.articles import article_from_text
+    from stance.data import article_records
 
-    text = article.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n").strip("\n")
-    rows = []
-    for rec in Article(id=PASTED_ID, text=text).sentences():
-        rec.pop("label")
-        text = rec.pop("text")
-        rows.append({**rec, "text": text[:MAX_TEXT_CHARS]})
-    return rows
+    return [row for _, row in article_records(article_from_text(article, PASTED_ID))]
 
 
 class _TooLarge(Exception):
@@ -167,7 +152,7 @@ def _rows_and_contexts(req, options: ServeOptions) -> tuple[list[dict], list[str
 
 
 def _records(rows: list[dict], preds: list[Prediction], threshold: float) -> list[dict]:
-    return [{**row, **apply_threshold(p, threshold).as_dict()} for row, p in zip(rows, preds, strict=True)]
+    return [{**row, **p.thresholded(threshold).as_dict()} for row, p in zip(rows, preds, strict=True)]
 
 
 # ------------------------------------------------------------------------------------------------ rendering

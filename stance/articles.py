@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stance.errors import StanceError
+from stance.errors import StanceError, line_number
 from stance.sentences import split_sentences
 
 HEADER_KEYS = ("id", "title", "genre", "region", "date", "source", "speakers", "domains", "paraphrase_of")
@@ -72,8 +72,6 @@ def _slug(name: str) -> str:
 def _text_lines(path: Path) -> list[str]:
     """The lines of an article file. A BOM and \\r\\n or \\r line ends are fine; bytes that are not text
     (invalid UTF-8, NUL) are errors naming their line."""
-    from stance.data import line_number
-
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -90,7 +88,17 @@ def _text_lines(path: Path) -> list[str]:
         raise StanceError(
             "NUL byte in the line (is this a binary file?)", path=path, line=line_number(raw, raw.find(b"\x00"))
         )
-    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return _unix_lines(text).split("\n")
+
+
+def _unix_lines(text: str) -> str:
+    """\r\n and a lone \r become \n, so files and pasted text split and number lines alike."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def article_from_text(text: str, article_id: str) -> Article:
+    """An article given as text (pasted, say), as published: no header; line ends and a BOM as in a file."""
+    return Article(id=article_id, text=_unix_lines(text.lstrip("\ufeff")).strip("\n"))
 
 
 def read_article(path: str | Path) -> Article:

@@ -30,7 +30,7 @@ app = typer.Typer(
 data_app = typer.Typer(help="Build, check and describe labeled corpora.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
-_state = {"debug": False, "interrupt_hint": lambda: ""}
+_state = {"debug": False}
 
 
 class _Terminated(BaseException):
@@ -55,8 +55,8 @@ def _user_errors(fn):
             raise typer.Exit(exc.exit_code) from None
         except (KeyboardInterrupt, _Terminated) as exc:  # outputs are atomic: nothing half-written is left
             signal_name, code = ("SIGTERM", 143) if isinstance(exc, _Terminated) else ("SIGINT", 130)
-            hint = _state["interrupt_hint"]()
-            typer.echo(f"interrupted ({signal_name}){hint}", err=True)
+            # a command may add what to do next (train: how to resume) as `hint` on the exception
+            typer.echo(f"interrupted ({signal_name}){getattr(exc, 'hint', '')}", err=True)
             raise typer.Exit(code) from None
 
     return wrapper
@@ -94,6 +94,11 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 ConfigArg = typer.Argument(..., exists=False, help="YAML config (see configs/).")
 SetOpt = typer.Option(None, "--set", help="Override a setting: section.key=value (repeatable).")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress output.")
+
+
+def _set_args(overrides: list[str] | None) -> str:
+    """The overrides as they are typed, for a command line printed back to the user."""
+    return "".join(f" --set {o}" for o in overrides or [])
 
 
 @app.command()
@@ -136,13 +141,15 @@ def train(
         )
     from stance.modeldir import replaces_model_dir
 
-    resume_cmd = f"stance train {config} --output {out} --resume" + "".join(f" --set {o}" for o in overrides or [])
-    _state["interrupt_hint"] = lambda: (
-        f": the last checkpoint is kept; resume with `{resume_cmd}`" if has_checkpoint(out) else ""
-    )
     if replaces_model_dir(out) and not quiet:
         typer.echo(f"{out} holds a model from an earlier run: it is replaced when this one finishes", err=True)
-    meta = train_model(cfg, out, resume=resume, quiet=quiet)
+    try:
+        meta = train_model(cfg, out, resume=resume, quiet=quiet)
+    except (KeyboardInterrupt, _Terminated) as exc:
+        if has_checkpoint(out):
+            exc.hint = f": the last checkpoint is kept; resume with `stance train {config} --output {out} --resume"
+            exc.hint += f"{_set_args(overrides)}`"
+        raise
     if meta and not quiet:
         typer.echo(report_lines(meta, out))
 
@@ -190,7 +197,6 @@ def predict(
     quiet: bool = QuietOpt,
 ) -> None:
     """Label texts, a file of records, or a whole article, sentence by sentence."""
-    import sys
 
     from inference.labeling import PredictOptions, label_inputs
 
@@ -218,7 +224,6 @@ def predict(
         typer.echo(f"wrote {output}", err=True)
     if result.summary is not None:
         typer.echo(result.summary.render(), err=output is not None)
-    sys.stdout.flush()
 
 
 @app.command()
@@ -351,8 +356,7 @@ def distil_targets(
     from stance.config import load_config
 
     cfg = load_config(config, overrides or [])
-    sets = "".join(f" --set {o}" for o in overrides or [])
-    command = f"stance distil-targets {teacher_dir} --config {config} --output {output}{sets}"
+    command = f"stance distil-targets {teacher_dir} --config {config} --output {output}{_set_args(overrides)}"
     n = write_teacher_targets(teacher_dir, cfg, output, command, precision=precision, quiet=quiet)
     typer.echo(f"teacher logits for {n} training sentences written to {output}")
 

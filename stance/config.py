@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from stance import LABELS
-from stance.errors import StanceError
+from stance.errors import StanceError, line_number
 from stance.model_types import MODEL_TYPES
 
 # Encoder aliases: name -> (python package that ships the weights, folder inside it). Encoders shipped as
@@ -173,7 +173,7 @@ def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict, dict[str,
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise StanceError("not valid UTF-8 text", path=path, line=data[: exc.start].count(b"\n") + 1) from None
+        raise StanceError("not valid UTF-8 text", path=path, line=line_number(data, exc.start)) from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from stance.errors import StanceError
+from stance.errors import StanceError, line_number
 
 MAX_TEXT_CHARS = 20_000  # longer texts are cut (with a warning): no sentence is this long
 # A line longer than this is refused rather than read whole into memory: with texts cut at MAX_TEXT_CHARS, no
@@ -27,12 +27,6 @@ MAX_LINE_BYTES = 32 * 1024 * 1024
 csv.field_size_limit(MAX_LINE_BYTES)
 MAX_JSON_DEPTH = 64  # records are flat; deeper JSON could pass json.loads and then break json.dumps on output
 _BOM = b"\xef\xbb\xbf"
-
-
-def line_number(raw: bytes, offset: int) -> int:
-    """The 1-based line holding byte `offset` of `raw`; \\n, \\r\\n and a lone \\r each end a line."""
-    before = raw[:offset].splitlines(keepends=True)
-    return len(before) + 1 if not before or before[-1].endswith((b"\n", b"\r")) else len(before)
 
 
 def _open_binary(path: Path) -> BinaryIO:
@@ -210,12 +204,18 @@ def _tsv_rows(path: Path, text_field: str) -> Iterator[tuple[int, dict]]:
 
 
 def _article_rows(path: Path, text_field: str) -> Iterator[tuple[int, dict]]:
-    """An article's sentences as records (id, article_id, index, text), numbered from 1."""
     from stance.articles import read_article
 
-    for rec in read_article(path).sentences():
+    return article_records(read_article(path), text_field, source=path)
+
+
+def article_records(article, text_field: str = "text", source: Path | None = None) -> Iterator[tuple[int, dict]]:
+    """An article's sentences as unlabeled records (id, article_id, index, text), numbered from 1; a text over
+    MAX_TEXT_CHARS is cut, with a warning naming `source` (default: the article id), as `read_records` cuts."""
+    for rec in article.sentences():
         rec.pop("label")
-        yield rec["index"] + 1, {**rec, text_field: rec.pop("text")}
+        number = rec["index"] + 1
+        yield number, {**rec, text_field: _cut(rec.pop("text"), source or Path(article.id), number)}
 
 
 # Input formats by file suffix: a new format is one reader function and its lines here.
@@ -320,7 +320,7 @@ def _in_article_order(rows: list[dict], text_field: str) -> list[dict]:
     return ordered
 
 
-def _require_article_ids(rows: list[dict], path) -> None:
+def require_article_ids(rows: list[dict], path) -> None:
     for row in rows:
         if "article_id" not in row:
             raise StanceError("missing field 'article_id'", path=path, line=row["_line"])
@@ -330,7 +330,7 @@ def load_corpus(config) -> dict[str, list[dict]]:
     """The labeled sentences of a config, grouped by split, each with its previous sentence as `context`."""
     d = config.data
     rows = load_labeled(d.sentences, config.labels, d.text_field, d.label_field)
-    _require_article_ids(rows, d.sentences)
+    require_article_ids(rows, d.sentences)
     splits = load_splits(d.splits)
     out: dict[str, list[dict]] = {s: [] for s in SPLITS}
     for row in _in_article_order(rows, d.text_field):
@@ -354,5 +354,5 @@ def load_dev_real(config) -> list[dict]:
     if not Path(d.dev_real).is_file():
         raise StanceError('dev set not found (set data.dev_real to "" to train without one)', path=d.dev_real)
     rows = load_labeled(d.dev_real, config.labels, d.text_field, d.label_field)
-    _require_article_ids(rows, d.dev_real)
+    require_article_ids(rows, d.dev_real)
     return _in_article_order(rows, d.text_field)

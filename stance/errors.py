@@ -27,3 +27,9 @@ class StanceError(Exception):
         if field is not None:
             message = f"field '{field}': {message}"
         super().__init__(where + message)
+
+
+def line_number(raw: bytes, offset: int) -> int:
+    """The 1-based line holding byte `offset` of `raw`; \\n, \\r\\n and a lone \\r each end a line."""
+    before = raw[:offset].splitlines(keepends=True)
+    return len(before) + 1 if not before or before[-1].endswith((b"\n", b"\r")) else len(before)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 
 from stance.config import Config
-from stance.data import load_labeled
+from stance.data import load_labeled, require_article_ids
 from stance.errors import StanceError
 from stance.model_types.tfidf import TfidfModel
 from training.crossval import fold_assignment
@@ -43,9 +43,7 @@ def audit(cfg: Config, folds: int = 5) -> list[dict]:
             "audit runs on the TF-IDF baseline: use a config with model.type: tfidf (e.g. configs/tfidf.yaml)"
         )
     rows = load_labeled(cfg.data.sentences, cfg.labels, cfg.data.text_field, cfg.data.label_field)
-    for r in rows:
-        if "article_id" not in r:
-            raise StanceError("missing field 'article_id'", path=cfg.data.sentences, line=r["_line"])
+    require_article_ids(rows, cfg.data.sentences)
     probs = out_of_fold_probs(cfg, rows, folds)
     labels = cfg.labels
     given = [labels.index(r[cfg.data.label_field]) for r in rows]
