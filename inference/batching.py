@@ -1,24 +1,30 @@
 """Micro-batching for `stance serve`: requests that arrive together share one forward pass.
 
-One worker thread owns the model. A request's sentences go on a `queue.Queue` in segments of at most
-`max_batch`; the worker takes the first waiting segment, then keeps taking segments for up to `max_wait_ms`
-or until `max_batch` sentences are gathered (a segment larger than the room left is split, its rest goes first
-into the next batch), runs ONE `predictor.predict(texts, contexts, threshold=0)` over them, and writes each
-prediction into its request's result slots. When a request's last slot is filled its `Future` is resolved; the
-request (awaiting it on the event loop, never blocking it) then applies its own threshold (the label becomes
-"uncertain" when the score is below it: Predictor.predict's rule). Thread safety: the queue and the futures are
-the only objects shared between threads, and both are thread-safe; result slots and counters are written by
-the worker thread alone, and read by a request only after its future resolved (which orders the writes before
-the read). Futures are marked running when submitted, so a request cancelled by a disconnecting client cannot
-make the worker's set_result fail.
+A request's sentences are queued in segments of at most `max_batch`. A *lane* (a worker thread; one or more)
+takes the first waiting segment, keeps taking segments for up to `max_wait_ms` or until `max_batch` sentences
+are gathered (a segment larger than the room left is split, its rest stays first in the queue), runs ONE
+`predictor.predict(texts, contexts, threshold=0)` over them, and writes each prediction into its request's
+result slots. When a request's last slot is filled its `Future` is resolved; the request (awaiting it on the
+event loop, never blocking it) then applies its own threshold (Predictor's "uncertain" rule).
+
+Lanes: on a CPU, two batches scored side by side on one thread each keep both cores busy while the other's
+requests go back and forth over HTTP; one batch on two threads leaves the cores idle during that turnaround
+(docs/benchmarks.md, serving). A lane that gathered N sentences while k lanes are idle (itself included) takes
+only ceil(N / k) of them, so 16 waiting one-sentence requests become two batches of 8, not one of 16 and an
+idle lane. Only one lane gathers at a time.
+
+Thread safety: the queue, its counters and the batch counters are guarded by one Condition; result slots are
+written by the lane that scored them (each slot by exactly one lane) and read by a request only after its
+future resolved; `remaining` is decremented under the Condition. Futures are marked running when submitted,
+so a request cancelled by a disconnecting client cannot make set_result fail.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import logging
-import queue
 import threading
 import time
 from collections.abc import Sequence
@@ -30,7 +36,8 @@ log = logging.getLogger("stance.serve")
 
 
 class _Job:
-    """One request's sentences; `results` and `remaining` are touched by the worker thread only."""
+    """One request's sentences; `results` slots are written by the lane that scored them, `remaining` under
+    the Batcher's Condition."""
 
     __slots__ = ("texts", "contexts", "results", "remaining", "future")
 
@@ -52,26 +59,31 @@ class _Segment:
         return self.end - self.start
 
 
-_STOP = object()
-
-
 class Batcher:
     """Gathers the sentences of concurrent requests into batches of at most `max_batch`, one forward pass each,
-    on one worker thread (see the module docstring). `calls` counts forward passes, `sentences` the sentences
-    they scored, `max_seen` the largest batch."""
+    on `lanes` worker threads (see the module docstring). `calls` counts forward passes, `sentences` the
+    sentences they scored, `max_seen` the largest batch. With `lanes` > 1 each lane first calls
+    `predictor.init_lane()` (a transformer on the CPU sets that thread to one torch thread)."""
 
-    def __init__(self, predictor, max_batch: int = 64, max_wait_ms: float = 5.0):
+    def __init__(self, predictor, max_batch: int = 64, max_wait_ms: float = 5.0, lanes: int = 1):
         if max_batch < 1:
             raise ValueError(f"max_batch must be at least 1, got {max_batch}")
+        if lanes < 1:
+            raise ValueError(f"lanes must be at least 1, got {lanes}")
         self.predictor = predictor
         self.max_batch = max_batch
         self.max_wait = max(0.0, max_wait_ms) / 1000.0
+        self.lanes = lanes
         self.calls = 0
         self.sentences = 0
         self.max_seen = 0
-        self._queue: queue.Queue = queue.Queue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
+        self._cond = threading.Condition()
+        self._pending: collections.deque[_Segment] = collections.deque()
+        self._count = 0  # sentences in _pending
+        self._busy = 0  # lanes inside a forward pass
+        self._gathering = False
+        self._stopping = False
+        self._threads: list[threading.Thread] = []
 
     def submit(self, texts: Sequence[str], contexts: Sequence[str] | None = None) -> concurrent.futures.Future:
         """A future of the predictions (threshold 0) of `texts`, in order. Thread-safe."""
@@ -83,9 +95,12 @@ class Batcher:
         if not texts:
             job.future.set_result([])
             return job.future
-        self._start()
-        for start in range(0, len(texts), self.max_batch):
-            self._queue.put(_Segment(job, start, min(len(texts), start + self.max_batch)))
+        with self._cond:
+            self._start()
+            for start in range(0, len(texts), self.max_batch):
+                self._pending.append(_Segment(job, start, min(len(texts), start + self.max_batch)))
+            self._count += len(texts)
+            self._cond.notify_all()
         return job.future
 
     def predict(self, texts: Sequence[str], contexts: Sequence[str] | None = None) -> list[Prediction]:
@@ -96,79 +111,82 @@ class Batcher:
         return await asyncio.wrap_future(self.submit(texts, contexts))
 
     def _start(self) -> None:
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="stance-batcher", daemon=True)
-                self._thread.start()
+        """(Under the Condition.) Start the lanes if they are not running."""
+        self._threads = [t for t in self._threads if t.is_alive()]
+        while len(self._threads) < self.lanes:
+            thread = threading.Thread(target=self._run, name=f"stance-lane-{len(self._threads)}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Finish the queued work, then end the worker thread (a later submit starts a new one)."""
-        with self._lock:
-            thread, self._thread = self._thread, None
-        if thread is not None and thread.is_alive():
-            self._queue.put(_STOP)
+        """Finish the queued work, then end the lanes (a later submit starts new ones)."""
+        with self._cond:
+            threads, self._threads = self._threads, []
+            self._stopping = True
+            self._cond.notify_all()
+        for thread in threads:
             thread.join(timeout)
+        with self._cond:
+            self._stopping = False
 
     def _run(self) -> None:
-        carry: _Segment | None = None
-        while True:
-            if carry is not None:
-                first, carry = carry, None
-            else:
-                first = self._queue.get()
-            if first is _STOP:
-                return
-            batch, stop = [first], False
-            size = len(first)
+        if self.lanes > 1:
+            self.predictor.init_lane()
+        while (batch := self._next_batch()) is not None:
+            self._process(batch)
+
+    def _next_batch(self) -> list[_Segment] | None:
+        """The next batch for this lane (see the module docstring), or None once stopping with nothing left."""
+        with self._cond:
+            while not self._pending or self._gathering:
+                if self._stopping and not self._pending:
+                    return None
+                self._cond.wait()
+            self._gathering = True
             deadline = time.monotonic() + self.max_wait
-            while size < self.max_batch:
-                try:
-                    left = deadline - time.monotonic()
-                    seg = self._queue.get(timeout=left) if left > 0 else self._queue.get_nowait()
-                except queue.Empty:
+            while self._count < self.max_batch and not self._stopping:
+                left = deadline - time.monotonic()
+                if left <= 0:
                     break
-                if seg is _STOP:
-                    stop = True
-                    break
-                room = self.max_batch - size
-                if len(seg) > room:
-                    carry = _Segment(seg.job, seg.start + room, seg.end)
+                self._cond.wait(left)
+            idle = self.lanes - self._busy  # this lane included
+            room = min(self.max_batch, -(-self._count // idle))
+            batch = []
+            while room > 0 and self._pending:
+                seg = self._pending.popleft()
+                if len(seg) > room:  # split: the rest stays first in line
+                    self._pending.appendleft(_Segment(seg.job, seg.start + room, seg.end))
                     seg = _Segment(seg.job, seg.start, seg.start + room)
                 batch.append(seg)
-                size += len(seg)
-                if carry is not None:
-                    break
-            self._process(batch)
-            if stop:
-                if carry is not None:
-                    self._process([carry])
-                self._drain()
-                return
-
-    def _drain(self) -> None:
-        """Work queued behind the stop: finish it too, so that no request waits forever."""
-        while True:
-            try:
-                seg = self._queue.get_nowait()
-            except queue.Empty:
-                return
-            if seg is not _STOP:
-                self._process([seg])
+                room -= len(seg)
+            self._count -= sum(len(seg) for seg in batch)
+            self._gathering = False
+            self._busy += 1
+            self._cond.notify_all()  # another lane may gather what is left
+            return batch
 
     def _process(self, batch: list[_Segment]) -> None:
+        try:
+            self._score(batch)
+        finally:
+            with self._cond:
+                self._busy -= 1
+
+    def _score(self, batch: list[_Segment]) -> None:
         batch = [seg for seg in batch if not seg.job.future.done()]  # a job failed in an earlier batch
         if not batch:
             return
         texts = [t for seg in batch for t in seg.job.texts[seg.start : seg.end]]
         contexts = [c for seg in batch for c in seg.job.contexts[seg.start : seg.end]]
-        self.calls += 1
-        self.sentences += len(texts)
-        self.max_seen = max(self.max_seen, len(texts))
+        with self._cond:
+            self.calls += 1
+            self.sentences += len(texts)
+            self.max_seen = max(self.max_seen, len(texts))
         try:
             preds = self.predictor.predict(texts, contexts, threshold=0.0, batch_size=self.max_batch)
             if len(preds) != len(texts):
                 raise RuntimeError(f"the model returned {len(preds)} predictions for {len(texts)} sentences")
-        except BaseException as exc:  # every failure goes to its requests, never kills the worker
+        except BaseException as exc:  # every failure goes to its requests, never kills the lane
             log.error("forward pass of %d sentences failed: %s: %s", len(texts), type(exc).__name__, exc)
             for seg in batch:
                 if not seg.job.future.done():
@@ -181,6 +199,8 @@ class Batcher:
             job = seg.job
             job.results[seg.start : seg.end] = preds[pos : pos + len(seg)]
             pos += len(seg)
-            job.remaining -= len(seg)
-            if job.remaining == 0 and not job.future.done():
+            with self._cond:
+                job.remaining -= len(seg)
+                done = job.remaining == 0
+            if done and not job.future.done():
                 job.future.set_result(job.results)

@@ -75,6 +75,14 @@ class Predictor:
         contexts = None if contexts is None else list(contexts)
         return self.model.logits(list(texts), contexts, batch_size)
 
+    def lanes(self) -> int:
+        """Batches this model scores well side by side, one thread each (`stance serve`'s lanes)."""
+        return self.model.lanes()
+
+    def init_lane(self) -> None:
+        """Make the calling thread one of `lanes()`."""
+        self.model.init_lane()
+
     def predict_proba(self, texts: Sequence[str], contexts: Sequence[str] | None = None, batch_size: int = 64):
         """Calibrated probabilities, one row per text, columns in `self.labels` order."""
         return softmax(self.logits(texts, contexts, batch_size), self.temperature)

@@ -77,6 +77,7 @@ class ServeOptions:
     max_texts: int = 1000  # more texts (or article sentences) per request -> 413
     max_batch: int = 64  # sentences per forward pass, across concurrent requests
     max_wait_ms: float = 5.0  # how long the batcher waits to fill a batch
+    lanes: int | None = None  # batches scored side by side, one thread each; None: what the model suggests
     api_key: str | None = None  # when set: `Authorization: Bearer KEY` on POST /predict, POST /render, GET /model
     log_texts: bool = False  # never log texts by default
 
@@ -165,11 +166,14 @@ class _BodyLimit:
     def __init__(self, app, limit: int):
         self.app, self.limit = app, limit
 
+    def _too_large(self, scope, receive, send):
+        return JSONResponse({"detail": f"request body over {self.limit} bytes"}, status_code=413)(scope, receive, send)
+
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        too_large = JSONResponse({"detail": f"request body over {self.limit} bytes"}, status_code=413)
+        too_large = self._too_large
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
                 try:
@@ -242,7 +246,8 @@ class Health(BaseModel):
 
 def create_app(predictor: Predictor, options: ServeOptions | None = None) -> FastAPI:
     options = options or ServeOptions()
-    batcher = Batcher(predictor, options.max_batch, options.max_wait_ms)
+    lanes = options.lanes or predictor.lanes()
+    batcher = Batcher(predictor, options.max_batch, options.max_wait_ms, lanes=lanes)
 
     def authorize(request: Request) -> None:
         if options.api_key is None:

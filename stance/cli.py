@@ -300,6 +300,9 @@ def serve_command(
     ),
     max_batch: int = typer.Option(64, "--max-batch", help="Sentences per forward pass, across concurrent requests."),
     max_wait_ms: float = typer.Option(5.0, "--max-wait-ms", help="How long a batch waits for more requests."),
+    lanes: int | None = typer.Option(
+        None, "--lanes", min=1, help="Batches scored side by side, one thread each (default: CPU threads, 1 on GPU)."
+    ),
     max_body_bytes: int = typer.Option(1_000_000, "--max-body-bytes", help="Larger request bodies get 413."),
     max_texts: int = typer.Option(1000, "--max-texts", help="More texts (or article sentences) per request get 413."),
     log_texts: bool = typer.Option(False, "--log-texts", help="Log request texts (off: sizes and times only)."),
@@ -319,6 +322,7 @@ def serve_command(
         max_texts=max_texts,
         max_batch=max_batch,
         max_wait_ms=max_wait_ms,
+        lanes=lanes,
         api_key=api_key,
         log_texts=log_texts,
     )

@@ -57,6 +57,13 @@ class ModelType:
         trained with data.context=1, ignored by the others)."""
         raise NotImplementedError
 
+    def lanes(self) -> int:
+        """How many batches this model scores well side by side, one thread each (a server's lanes)."""
+        return 1
+
+    def init_lane(self) -> None:
+        """Set up the calling thread as one of `lanes()` (called once, in that thread)."""
+
     def save(self, out: Path) -> None:
         raise NotImplementedError
 
