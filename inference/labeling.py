@@ -65,7 +65,7 @@ def _format(o: PredictOptions) -> str:
         return o.fmt
     if o.output is not None:
         suffix = o.output.suffix.lower().lstrip(".")
-        return suffix if suffix in ("csv", "html") else "jsonl"
+        return suffix if suffix in ("csv", "html", "parquet") else "jsonl"
     return "table" if sys.stdout.isatty() else "jsonl"
 
 
@@ -101,9 +101,17 @@ def label_inputs(model_dir: Path, o: PredictOptions, out: TextIO | None = None, 
 
 def _emit(o: PredictOptions, fmt: str, pairs, out: TextIO | None, page: _Page) -> None:
     if o.output is None:
+        if fmt in BINARY:
+            raise StanceError(f"{fmt} output needs a file", option="output")
         WRITERS[fmt](out or sys.stdout, pairs, page)
         return
-    with atomic_open(o.output, newline="") as fh:
+    write_records(o.output, fmt, pairs, page)
+
+
+def write_records(path: Path, fmt: str, pairs, page: _Page) -> None:
+    """Write (record, prediction) pairs to `path` atomically in `fmt` (a key of WRITERS)."""
+    binary = fmt in BINARY
+    with atomic_open(path, "wb" if binary else "w", encoding=None if binary else "utf-8", newline="") as fh:
         WRITERS[fmt](fh, pairs, page)
 
 
@@ -181,7 +189,37 @@ def _write_html(fh, pairs, page: _Page) -> None:
     fh.write(render_document(list(sections.items()), page.labels, page.threshold, title=page.title))
 
 
-WRITERS = {"table": _write_table, "jsonl": _write_jsonl, "csv": _write_csv, "html": _write_html}
+def _write_parquet(fh, pairs, page: _Page) -> None:
+    """Parquet in row groups of CHUNK records: the input's fields, then label, score and probs (a struct). The
+    first row group fixes the schema (a Parquet input's own schema, plus those three)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from inference.predictor import CHUNK
+
+    writer = None
+    for chunk in iter(lambda: list(itertools.islice(pairs, CHUNK)), []):
+        rows = [{**rec, **pred.as_dict()} for rec, pred in chunk]
+        table = pa.Table.from_pylist(rows, schema=writer.schema if writer else None)
+        if writer is None:
+            writer = pq.ParquetWriter(fh, table.schema)
+        writer.write_table(table)
+    if writer is None:  # no records: an empty file with the output columns
+        probs = pa.struct([(lab, pa.float64()) for lab in page.labels])
+        fields = [(c, pa.string()) for c in (page.columns or ["text"])[:1]]
+        schema = pa.schema([*fields, ("label", pa.string()), ("score", pa.float64()), ("probs", probs)])
+        writer = pq.ParquetWriter(fh, schema)
+    writer.close()
+
+
+WRITERS = {
+    "table": _write_table,
+    "jsonl": _write_jsonl,
+    "csv": _write_csv,
+    "html": _write_html,
+    "parquet": _write_parquet,
+}
+BINARY = {"parquet"}
 
 
 class Summary:

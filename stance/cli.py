@@ -182,11 +182,11 @@ def sweep(
 def predict(
     model_dir: Path = typer.Argument(..., help="A trained model directory."),
     texts: list[str] | None = typer.Argument(None, help="Texts to label ('-' reads stdin, one a line)."),
-    input: Path | None = typer.Option(None, "--input", "-i", help=".txt/.md article, or .jsonl/.csv records."),
-    text_field: str = typer.Option("text", "--text-field", help="Field holding the text in .jsonl/.csv input."),
-    fmt: str | None = typer.Option(
-        None, "--format", "-f", help="table | jsonl | csv | html (default: by --output's suffix; table on a terminal)."
+    input: Path | None = typer.Option(
+        None, "--input", "-i", help=".txt/.md article, .jsonl/.csv/.parquet records, or shards: a folder or a glob."
     ),
+    text_field: str = typer.Option("text", "--text-field", help="Field holding the text in .jsonl/.csv input."),
+    fmt: str | None = typer.Option(None, "--format", "-f", help="table|jsonl|csv|html|parquet (default: by suffix)."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write here (atomically) instead of stdout."),
     threshold: float = typer.Option(0.0, "--threshold", help="Below this top probability the label is 'uncertain'."),
     summary: bool = typer.Option(False, "--summary", help="Per-label counts and the most confident sentences."),
@@ -194,10 +194,14 @@ def predict(
         "fp32", "--precision", help="fp32 | bf16 | int8 | auto (the fastest that keeps accuracy on this machine)."
     ),
     batch_size: int = typer.Option(64, "--batch-size", help="Sentences per forward pass."),
+    engine: str = typer.Option("local", "--engine", help="local | ray: for shards (a folder or a glob as --input)."),
+    actors: int | None = typer.Option(None, "--actors", help="ray: actors in the pool (default: one per core)."),
+    ray_address: str | None = typer.Option(None, "--ray-address", help="ray: join this cluster (default: start here)."),
     quiet: bool = QuietOpt,
 ) -> None:
-    """Label texts, a file of records, or a whole article, sentence by sentence."""
+    """Label texts, a file of records, a whole article, or an archive of shards, sentence by sentence."""
 
+    from inference.archive import is_archive
     from inference.labeling import PredictOptions, label_inputs
 
     options = PredictOptions(
@@ -213,6 +217,10 @@ def predict(
         quiet=quiet,
     )
 
+    if input is not None and is_archive(str(input), engine):
+        _predict_archive(model_dir, options, engine, actors, ray_address)
+        return
+
     def on_load(predictor) -> None:  # the run's first line says which precision "auto" chose, and why
         if predictor.precision_reason.startswith("auto") and not quiet:
             typer.echo(f"precision {predictor.precision_reason}", err=True)
@@ -224,6 +232,51 @@ def predict(
         typer.echo(f"wrote {output}", err=True)
     if result.summary is not None:
         typer.echo(result.summary.render(), err=output is not None)
+
+
+def _predict_archive(model_dir: Path, o, engine: str, actors: int | None, ray_address: str | None) -> None:
+    """`predict` for shards: PredictOptions `o` -> ArchiveOptions, then one line on what was done."""
+    from inference.archive import ArchiveOptions, label_archive
+
+    if o.output is None or o.texts or o.summary:
+        raise StanceError("shards are labelled into a folder: give --output DIR, and no texts or --summary")
+    keep = ("text_field", "fmt", "threshold", "precision", "batch_size", "quiet")
+    archive = ArchiveOptions(
+        input=str(o.input), output=o.output, engine=engine, actors=actors, ray_address=ray_address,
+        **{k: getattr(o, k) for k in keep},
+    )  # fmt: skip
+    done = label_archive(model_dir, archive)
+    if not o.quiet:
+        rate = done.sentences / done.seconds if done.seconds else 0.0
+        typer.echo(
+            f"{done.engine}: {done.labelled} shards ({done.sentences} sentences, {rate:.0f}/s) labelled, "
+            f"{done.skipped} already complete; wrote {o.output}",
+            err=True,
+        )
+
+
+@app.command()
+@_user_errors
+def trends(
+    predictions: str = typer.Argument(..., help="Labelled records: a file, a glob, or a folder of output shards."),
+    by: str = typer.Option("month", "--by", help="month | week (from --date-field) | source | actor (those fields)."),
+    date_field: str = typer.Option("date", "--date-field", help="Field holding each record's date (YYYY-MM-DD...)."),
+    label_field: str = typer.Option("label", "--label-field"),
+    output: Path | None = typer.Option(None, "--output", "-o", help="trends.csv | trends.png | trends.html"),
+    resamples: int = typer.Option(1000, "--resamples", min=10, help="Bootstrap resamples for the 95% intervals."),
+    quiet: bool = QuietOpt,
+) -> None:
+    """Shares of each label over time or by source, with counts and bootstrap intervals."""
+    from stance.trends import TrendOptions, compute_trends, render_table, summary_line, write_trends
+
+    options = TrendOptions(by=by, date_field=date_field, label_field=label_field, resamples=resamples)
+    result = compute_trends(predictions, options)
+    if output is None:
+        typer.echo(render_table(result))
+        return
+    write_trends(result, output)
+    if not quiet:
+        typer.echo(f"{summary_line(result)}\nwrote {output}", err=True)
 
 
 @app.command()
@@ -420,6 +473,35 @@ def data_validate(
     if quiet and warnings:
         lines.append(f"{len(warnings)} warnings (run without --quiet to list them)")
     typer.echo("\n".join(lines))
+
+
+@data_app.command("synth")
+@_user_errors
+def data_synth(
+    out: Path = typer.Argument(..., help="Folder for the shards (shard-0000.jsonl, ...)."),
+    corpus: Path = typer.Option(Path("data/sentences.jsonl"), "--corpus", help="Sentences to build articles from."),
+    sentences: int = typer.Option(10_000, "--sentences", help="Sentences in the whole archive."),
+    shards: int = typer.Option(4, "--shards", help="Files to cut it into, consecutive slices of time."),
+    fmt: str = typer.Option("jsonl", "--format", "-f", help="jsonl | parquet"),
+    start: str = typer.Option("2025-01-01", "--start", help="First publication date (YYYY-MM-DD)."),
+    days: int = typer.Option(365, "--days", help="Dates fall in START .. START + DAYS - 1."),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Write a synthetic, unlabelled news archive built from the corpus's articles, with dates, sources and
+    actors: something to try `predict --engine ray` and `trends` on."""
+    import datetime as dt
+
+    from stance.data import read_records
+    from stance.synth import SynthOptions, synth_archive
+
+    try:
+        first = dt.date.fromisoformat(start)
+    except ValueError:
+        raise StanceError(f"--start must be a date like 2025-01-01, got {start!r}") from None
+    rows = [row for _, row in read_records(corpus)]
+    options = SynthOptions(out=out, sentences=sentences, shards=shards, fmt=fmt, start=first, days=days, seed=seed)
+    paths = synth_archive(rows, options)
+    typer.echo(f"wrote {len(paths)} shards, {sentences} sentences, to {out}", err=True)
 
 
 @data_app.command("stats")

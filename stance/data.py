@@ -10,6 +10,7 @@ Also the corpus: sentences joined with their article-grouped split.
 from __future__ import annotations
 
 import csv
+import glob
 import json
 import sys
 import warnings
@@ -219,6 +220,25 @@ def article_records(article, text_field: str = "text", source: Path | None = Non
 
 
 # Input formats by file suffix: a new format is one reader function and its lines here.
+def _parquet_rows(path: Path, text_field: str) -> Iterator[tuple[int, dict]]:
+    """Rows of a Parquet file, 4,096 at a time (the "line" of a row is its 1-based row number). pyarrow is
+    imported here, on the first Parquet file: it comes with `datasets`."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.ParquetFile(path)
+    except FileNotFoundError:
+        raise StanceError("no such file", path=path) from None
+    except (pa.ArrowException, OSError) as exc:
+        raise StanceError(f"not a readable Parquet file ({str(exc).splitlines()[0]})", path=path) from None
+    number = 0
+    for batch in table.iter_batches(batch_size=4096):
+        for row in batch.to_pylist():
+            number += 1
+            yield number, row
+
+
 READERS = {
     ".jsonl": _jsonl_rows,
     ".ndjson": _jsonl_rows,
@@ -227,7 +247,29 @@ READERS = {
     ".tsv": _tsv_rows,
     ".txt": _article_rows,
     ".md": _article_rows,
+    ".parquet": _parquet_rows,
 }
+
+
+def find_shards(spec: str | Path) -> list[Path]:
+    """Input shards: a folder's files of a readable kind (not hidden, not _manifest.json and the like), a
+    glob's matches, or one file; sorted."""
+    spec = str(spec)
+    path = Path(spec)
+    if path.is_dir():
+        shards = [p for p in path.iterdir() if p.is_file() and p.suffix.lower() in READERS and p.name[0] not in "._"]
+    elif glob.has_magic(spec):
+        shards = [Path(p) for p in glob.glob(spec, recursive=True) if Path(p).is_file()]
+    elif path.is_file():
+        shards = [path]
+    else:
+        raise StanceError("no such file or folder", path=spec)
+    if not shards:
+        raise StanceError("matches no input files", path=spec)
+    for shard in shards:
+        if shard.suffix.lower() not in READERS:
+            raise StanceError(f"unknown file type (expected {', '.join(READERS)})", path=shard)
+    return sorted(shards)
 
 
 def read_texts_stdin() -> Iterator[tuple[int, dict]]:

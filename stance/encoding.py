@@ -49,7 +49,6 @@ def cls_forward(model):
     reads: the pooler looks only at the [CLS] position of the last layer, so that layer computes queries,
     attention output and feed-forward for [CLS] alone (keys and values still come from every token). On the
     default model that is a sixth of the encoder's FLOPs less. Works on dynamically quantised models too."""
-    import torch
     import torch.nn.functional as F
 
     bert, cfg = getattr(model, "bert", None), model.config
@@ -66,7 +65,7 @@ def cls_forward(model):
     def forward(input_ids, attention_mask=None, token_type_ids=None):
         h = bert.embeddings(input_ids=input_ids, token_type_ids=token_type_ids)
         if attention_mask is not None and not bool(attention_mask.all()):
-            return packed(h, attention_mask.bool())
+            return _packed(model, h, attention_mask.bool())
         b, n, _ = h.shape
         for i, layer in enumerate(layers):
             att = layer.attention.self
@@ -80,38 +79,41 @@ def cls_forward(model):
             h = layer.output(layer.intermediate(a), a)
         return model.classifier(bert.pooler(h))
 
-    def packed(h, keep):
-        """Padded batches: every linear layer (six sevenths of the FLOPs) runs on the real tokens alone, packed
-        into one (tokens, hidden) matrix; only attention sees the padded (batch, length) shape, with the mask.
-        So a batch of mixed lengths costs what its tokens cost, not batch x longest."""
-        b, n, d = h.shape
-        mask = torch.zeros(b, 1, 1, n, dtype=h.dtype, device=h.device)
-        mask = mask.masked_fill(~keep[:, None, None, :], torch.finfo(h.dtype).min)
-        first = torch.zeros(b, dtype=torch.long, device=h.device)  # row of each [CLS] in the packed matrix
-        first[1:] = keep.sum(1).cumsum(0)[:-1]
-        h = h[keep]  # (tokens, hidden)
-
-        def pad(t):
-            out = t.new_zeros(b, n, t.shape[-1])
-            out[keep] = t
-            return out
-
-        for i, layer in enumerate(layers):
-            att = layer.attention.self
-            heads, size = att.num_attention_heads, att.attention_head_size
-            last = i == len(layers) - 1
-            x = h[first] if last else h  # last layer: only [CLS] is read afterwards
-            q = att.query(x)
-            q = q.view(b, 1, heads, size) if last else pad(q).view(b, n, heads, size)
-            k = pad(att.key(h)).view(b, n, heads, size)
-            v = pad(att.value(h)).view(b, n, heads, size)
-            ctx = F.scaled_dot_product_attention(
-                q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), attn_mask=mask
-            )
-            ctx = ctx.transpose(1, 2).reshape(b, -1, heads * size)
-            ctx = ctx[:, 0] if last else ctx[keep]
-            a = layer.attention.output(ctx, x)  # dense, residual, LayerNorm
-            h = layer.output(layer.intermediate(a), a)
-        return model.classifier(bert.pooler(h[:, None, :]))
-
     return forward
+
+
+def _packed(model, h, keep):
+    """Padded batches: every linear layer (six sevenths of the FLOPs) runs on the real tokens alone, packed
+    into one (tokens, hidden) matrix; only attention sees the padded (batch, length) shape, with the mask.
+    So a batch of mixed lengths costs what its tokens cost, not batch x longest."""
+    import torch
+    import torch.nn.functional as F
+
+    layers = model.bert.encoder.layer
+    b, n, d = h.shape
+    mask = torch.zeros(b, 1, 1, n, dtype=h.dtype, device=h.device)
+    mask = mask.masked_fill(~keep[:, None, None, :], torch.finfo(h.dtype).min)
+    first = torch.zeros(b, dtype=torch.long, device=h.device)  # row of each [CLS] in the packed matrix
+    first[1:] = keep.sum(1).cumsum(0)[:-1]
+    h = h[keep]  # (tokens, hidden)
+
+    def pad(t):
+        out = t.new_zeros(b, n, t.shape[-1])
+        out[keep] = t
+        return out
+
+    for i, layer in enumerate(layers):
+        att = layer.attention.self
+        heads, size = att.num_attention_heads, att.attention_head_size
+        last = i == len(layers) - 1
+        x = h[first] if last else h  # last layer: only [CLS] is read afterwards
+        q = att.query(x)
+        q = q.view(b, 1, heads, size) if last else pad(q).view(b, n, heads, size)
+        k = pad(att.key(h)).view(b, n, heads, size)
+        v = pad(att.value(h)).view(b, n, heads, size)
+        ctx = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), attn_mask=mask)
+        ctx = ctx.transpose(1, 2).reshape(b, -1, heads * size)
+        ctx = ctx[:, 0] if last else ctx[keep]
+        a = layer.attention.output(ctx, x)  # dense, residual, LayerNorm
+        h = layer.output(layer.intermediate(a), a)
+    return model.classifier(model.bert.pooler(h[:, None, :]))

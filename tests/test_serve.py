@@ -427,6 +427,53 @@ def test_batcher_splits_and_gathers():
     b.stop()
 
 
+class TwoLanes:
+    """A fake predictor for lanes: records (thread, texts) per call; calls wait for `release`."""
+
+    labels = ["a", "b"]
+
+    def __init__(self):
+        self.release = threading.Event()
+        self.calls: list[tuple[str, list[str]]] = []
+        self.lane_threads: list[str] = []
+
+    def init_lane(self):
+        self.lane_threads.append(threading.current_thread().name)
+
+    def predict(self, texts, contexts=None, threshold=0.0, batch_size=64):
+        self.calls.append((threading.current_thread().name, list(texts)))
+        assert self.release.wait(10)
+        return [Prediction(t, "a", 0.9, {"a": 0.9, "b": 0.1}) for t in texts]
+
+
+def test_two_lanes_share_waiting_requests_between_them():
+    """16 one-sentence requests arriving together, both lanes idle: two batches of 8 on two threads, side by
+    side (the second starts while the first is still running), each lane set up once in its own thread."""
+    fake = TwoLanes()
+    b = Batcher(fake, max_batch=64, max_wait_ms=100, lanes=2)
+    futures = [b.submit([f"sentence {i}"]) for i in range(16)]
+    deadline = time.time() + 10
+    while len(fake.calls) < 2 and time.time() < deadline:
+        time.sleep(0.01)
+    assert sorted(len(texts) for _, texts in fake.calls) == [8, 8]  # both running before either finished
+    assert len({thread for thread, _ in fake.calls}) == 2
+    assert sorted(fake.lane_threads) == ["stance-lane-0", "stance-lane-1"]
+    fake.release.set()
+    assert [f.result(5)[0].text for f in futures] == [f"sentence {i}" for i in range(16)]
+    assert sorted(t for _, texts in fake.calls for t in texts) == sorted(f"sentence {i}" for i in range(16))
+    b.stop()
+
+
+def test_one_lane_takes_everything_waiting():
+    fake = TwoLanes()
+    fake.release.set()
+    b = Batcher(fake, max_batch=64, max_wait_ms=100, lanes=1)
+    futures = [b.submit([f"s{i}"]) for i in range(16)]
+    assert all(f.result(5) for f in futures)
+    assert [len(texts) for _, texts in fake.calls] == [16] and fake.lane_threads == []
+    b.stop()
+
+
 def test_model_failure_is_500_for_its_requests_only():
     fake = Slow()
     fake.release.set()
