@@ -88,6 +88,7 @@ def main() -> None:
     parser.add_argument("--precision", default="bf16")
     parser.add_argument("--work", default="/tmp/stance-scale")
     parser.add_argument("--engines", default="local,ray")
+    parser.add_argument("--actors", type=int, help="ray: actors in the pool (default: stance's choice)")
     args = parser.parse_args()
     work = Path(args.work)
     archive = work / f"archive-{args.sentences}-{args.shards}"
@@ -100,7 +101,8 @@ def main() -> None:
         out = work / f"out-{engine}"
         shutil.rmtree(out, ignore_errors=True)
         cmd = [*stance, "predict", args.model_dir, "-i", str(archive), "-o", str(out), "--engine", engine, "-q"]
-        r = run([*cmd, "--precision", args.precision])
+        extra = ["--actors", str(args.actors)] if engine == "ray" and args.actors else []
+        r = run([*cmd, "--precision", args.precision, *extra])
         shards = json.loads((out / "_manifest.json").read_text())["shards"].values()
         first = min(s["started"] for s in shards)
         last = max(s["started"] + s["seconds"] for s in shards)

@@ -7,7 +7,8 @@ single-file `stance predict` (`label_shard`), so a shard's output is the same wh
 however many workers there were. Engines:
 - local: shards one after another in this process (the model's own threads score batches side by side).
 - ray: Ray Data over the list of pending shards, `map_batches` with a callable class (`ShardLabeler`) in an
-  actor pool: one model load per actor, one shard per call, each actor on `cores / actors` torch threads.
+  actor pool: one model load per actor, one shard per call; by default one actor per node on all its cores
+  (`_pool_shape`).
   `ray_address` joins an existing cluster (whose workers must see the shard paths and have stance installed);
   without it Ray starts here with this machine's cores. Ray is imported only by this engine.
 
@@ -48,7 +49,7 @@ class ArchiveOptions:
     precision: str = "fp32"
     batch_size: int = 64
     engine: str = "local"  # local | ray
-    actors: int | None = None  # ray: actors in the pool; None: one per core, at most one per shard
+    actors: int | None = None  # ray: actors in the pool; None: one per node (all its cores), at most one per shard
     ray_address: str | None = None  # ray: join this cluster; None: start Ray here
     quiet: bool = False
 
@@ -222,18 +223,17 @@ def _run_ray(model_dir: Path, todo: list[Shard], o: ArchiveOptions, record) -> N
         import ray
     except ImportError:
         raise StanceError("the ray engine needs Ray: pip install '.[ray]' (or make setup-ray)") from None
-    cores = os.cpu_count() or 1
-    actors = o.actors or max(1, min(len(todo), cores))
-    threads = max(1, cores // actors)
+    per_node = os.cpu_count() or 1  # nodes are taken to be like this one
     if not ray.is_initialized():
         ray.init(
             address=o.ray_address,
-            num_cpus=None if o.ray_address else cores,
+            num_cpus=None if o.ray_address else per_node,
             include_dashboard=False,
             log_to_driver=False,
             logging_level="ERROR",
             configure_logging=False,
         )
+    actors, threads = _pool_shape(int(ray.cluster_resources().get("CPU", per_node)), per_node, len(todo), o.actors)
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     context.execution_options.preserve_order = False  # shards are recorded as they finish
@@ -261,6 +261,15 @@ def _run_ray(model_dir: Path, todo: list[Shard], o: ArchiveOptions, record) -> N
                 bar.update(1)
     except Exception as exc:
         raise _user_error(exc) or exc from None
+
+
+def _pool_shape(cores: int, per_node: int, shards: int, actors: int | None) -> tuple[int, int]:
+    """(actors, torch threads each). Default: one actor per node using all its cores, since the model's own
+    threads score batches side by side as fast as separate actors would (docs/scaling.md), with one copy of
+    torch and the model per node instead of one per core; never more actors than shards."""
+    if actors is None:
+        actors = max(1, min(shards, cores // per_node))
+    return actors, max(1, min(per_node, cores // actors))
 
 
 def _user_error(exc: BaseException) -> StanceError | None:

@@ -195,7 +195,7 @@ def predict(
     ),
     batch_size: int = typer.Option(64, "--batch-size", help="Sentences per forward pass."),
     engine: str = typer.Option("local", "--engine", help="local | ray: for shards (a folder or a glob as --input)."),
-    actors: int | None = typer.Option(None, "--actors", help="ray: actors in the pool (default: one per core)."),
+    actors: int | None = typer.Option(None, "--actors", help="ray: actors in the pool (default: one per node)."),
     ray_address: str | None = typer.Option(None, "--ray-address", help="ray: join this cluster (default: start here)."),
     quiet: bool = QuietOpt,
 ) -> None:

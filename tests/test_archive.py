@@ -239,6 +239,22 @@ def test_ray_equals_local_and_resumes(ray_local, tiny_model, archive, reference,
     assert outputs(out) == outputs(reference)
 
 
+def test_pool_shape():
+    from inference.archive import _pool_shape
+
+    assert _pool_shape(cores=2, per_node=2, shards=20, actors=None) == (1, 2)  # this machine: one model copy
+    assert _pool_shape(cores=64, per_node=16, shards=20, actors=None) == (4, 16)  # a cluster: one per node
+    assert _pool_shape(cores=64, per_node=16, shards=2, actors=None) == (2, 16)  # never more than shards
+    assert _pool_shape(cores=2, per_node=2, shards=20, actors=2) == (2, 1)  # asked for: cores split
+    assert _pool_shape(cores=2, per_node=2, shards=20, actors=4) == (4, 1)
+
+
+def test_ray_default_pool_equals_local(ray_local, tiny_model, archive, reference, tmp_path):
+    out = tmp_path / "ray"
+    label(tiny_model, archive, out, engine="ray")
+    assert outputs(out) == outputs(reference)
+
+
 def test_ray_bad_line_is_one_line(ray_local, tiny_model, tmp_path):
     bad = tmp_path / "bad"
     bad.mkdir()
@@ -280,7 +296,9 @@ def test_trends_csv_is_checked_against_the_records(reference, tmp_path):
 
 def test_trends_by_source_png_html_and_table(reference, tmp_path):
     for name in ("t.png", "t.html"):
-        result = runner.invoke(app, ["trends", str(reference / "*.jsonl"), "--by", "source", "-o", str(tmp_path / name)])
+        result = runner.invoke(
+            app, ["trends", str(reference / "*.jsonl"), "--by", "source", "-o", str(tmp_path / name)]
+        )
         assert result.exit_code == 0, result.output
     assert (tmp_path / "t.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     page = (tmp_path / "t.html").read_text()
