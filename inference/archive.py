@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from inference.labeling import check_numbers
 from stance.atomic import write_json
 from stance.data import find_shards
 from stance.errors import StanceError
@@ -126,8 +127,7 @@ def label_archive(model_dir: Path, o: ArchiveOptions, on_shard: Callable[[dict],
     called after each shard is written and recorded."""
     if o.engine not in ENGINES:
         raise StanceError(f"must be one of {', '.join(ENGINES)}, got {o.engine!r}", option="engine")
-    if not 0.0 <= o.threshold <= 1.0:
-        raise StanceError(f"must be between 0 and 1, got {o.threshold}", option="threshold")
+    check_numbers(o.threshold, o.batch_size)  # before any shard is read or the model loads
     if o.actors is not None and o.actors < 1:
         raise StanceError(f"must be at least 1, got {o.actors}", option="actors")
     todo, done, manifest = plan(model_dir, o)
@@ -160,20 +160,15 @@ def label_archive(model_dir: Path, o: ArchiveOptions, on_shard: Callable[[dict],
     return ArchiveResult(len(todo), len(done), sentences, time.perf_counter() - start, o.engine)
 
 
-def label_shard(predictor, source: Path, target: Path, settings: dict) -> int:
+def label_shard(predictor, source: Path, target: Path, settings: dict) -> tuple[int, float, float]:
     """Label one shard into `target` (atomically), exactly as a single-file `stance predict` from `source` to
-    `target` would; the number of records written."""
-    from inference.labeling import PredictOptions, _labelled, _Page, write_records
-    from stance.data import read_records, with_context
+    `target` does (the same function labels both); (records written, Unix start time, seconds taken)."""
+    from inference.labeling import PredictOptions, label_with
 
-    o = PredictOptions(input=source, output=target, quiet=True, **settings)
-    fmt = output_format(source, o.fmt)
-    count = [0]
-    rows = with_context((row for _, row in read_records(source, o.text_field)), o.text_field)
-    pairs = _labelled(predictor, rows, o, None, count)
-    columns = [o.text_field, "label", "score", *(f"p_{lab}" for lab in predictor.labels)]
-    write_records(target, fmt, pairs, _Page(predictor.labels, o.threshold, source.name, columns))
-    return count[0]
+    started, clock = time.time(), time.perf_counter()
+    fmt = output_format(source, settings["fmt"])
+    o = PredictOptions(input=source, output=target, quiet=True, **{**settings, "fmt": fmt})
+    return label_with(predictor, o).sentences, started, time.perf_counter() - clock
 
 
 def _settings(o: ArchiveOptions) -> dict:
@@ -187,9 +182,7 @@ def _run_local(model_dir: Path, todo: list[Shard], o: ArchiveOptions, record) ->
     predictor = Predictor.load(model_dir, precision=o.precision)
     with Progress("predict", total=len(todo), unit="shards", quiet=o.quiet) as bar:
         for shard in todo:
-            started, clock = time.time(), time.perf_counter()
-            records = label_shard(predictor, shard.source, shard.target, _settings(o))
-            record(shard, records, started, time.perf_counter() - clock)
+            record(shard, *label_shard(predictor, shard.source, shard.target, _settings(o)))
             bar.update(1)
 
 
@@ -206,19 +199,20 @@ class ShardLabeler:
         self.settings = settings
 
     def __call__(self, batch: dict) -> dict:
-        counts, started, seconds = [], [], []
-        for source, target in zip(batch["source"], batch["target"], strict=True):
-            started.append(time.time())
-            clock = time.perf_counter()
-            counts.append(label_shard(self.predictor, Path(source), Path(target), self.settings))
-            seconds.append(time.perf_counter() - clock)
-        return {"target": list(batch["target"]), "records": counts, "started": started, "seconds": seconds}
+        done = [
+            label_shard(self.predictor, Path(source), Path(target), self.settings)
+            for source, target in zip(batch["source"], batch["target"], strict=True)
+        ]
+        records, started, seconds = (list(column) for column in zip(*done, strict=True))
+        return {"target": list(batch["target"]), "records": records, "started": started, "seconds": seconds}
 
 
 def _run_ray(model_dir: Path, todo: list[Shard], o: ArchiveOptions, record) -> None:
     # Ray Data's own log lines (per-operator progress, the abbreviated user traceback) stay in Ray's log
     # files; progress is ours (a bar on a terminal, a few lines in a log), errors come back as exceptions.
     os.environ.setdefault("RAY_DATA_LOG_LEVEL", "CRITICAL")
+    from stance.progress import Progress
+
     try:
         import ray
     except ImportError:
@@ -251,8 +245,6 @@ def _run_ray(model_dir: Path, todo: list[Shard], o: ArchiveOptions, record) -> N
         compute=ray.data.ActorPoolStrategy(size=actors),
         num_cpus=threads,
     )
-    from stance.progress import Progress
-
     try:
         with Progress("predict", total=len(todo), unit="shards", quiet=o.quiet) as bar:
             for row in ds.iter_rows():

@@ -72,37 +72,60 @@ def _format(o: PredictOptions) -> str:
 def label_inputs(model_dir: Path, o: PredictOptions, out: TextIO | None = None, on_load=None) -> PredictResult:
     """Label every input sentence and write the records to `o.output` (atomically) or to `out`.
     `on_load(predictor)` is called once the model is loaded, before the first sentence is labeled."""
-    fmt = _format(o)
-    if fmt not in WRITERS:
-        raise StanceError(f"must be one of {', '.join(WRITERS)}, got {fmt!r}", option="fmt")
-    if not 0.0 <= o.threshold <= 1.0:
-        raise StanceError(f"must be between 0 and 1, got {o.threshold}", option="threshold")
-    if o.batch_size < 1:
-        raise StanceError(f"must be at least 1, got {o.batch_size}", option="batch_size")
+    fmt = _check(o)
     records = _inputs(o)
     first = next(records, None)  # read before the model loads: a bad input fails in a second, not after torch
-    title = o.input.name if o.input is not None else "texts"
     if first is None:  # nothing to label is not an error: the output is valid and empty, like `grep`'s
         labels = read_meta(model_dir)["labels"]
-        columns = [o.text_field, "label", "score", *(f"p_{lab}" for lab in labels)]
-        _emit(o, fmt, iter(()), out, _Page(labels, o.threshold, title, columns))
+        _emit(o, fmt, iter(()), out, _page(o, labels))
         return PredictResult(0, Summary(labels) if o.summary else None)
     from inference.predictor import Predictor
 
     predictor = Predictor.load(model_dir, precision=o.precision)
     if on_load is not None:
         on_load(predictor)
+    return _label(predictor, itertools.chain([first], records), o, fmt, out)
+
+
+def label_with(predictor, o: PredictOptions, out: TextIO | None = None) -> PredictResult:
+    """`label_inputs` with a model already loaded: a worker that labels many files loads it once."""
+    fmt = _check(o)
+    return _label(predictor, _inputs(o), o, fmt, out)
+
+
+def check_numbers(threshold: float, batch_size: int) -> None:
+    if not 0.0 <= threshold <= 1.0:
+        raise StanceError(f"must be between 0 and 1, got {threshold}", option="threshold")
+    if batch_size < 1:
+        raise StanceError(f"must be at least 1, got {batch_size}", option="batch_size")
+
+
+def _check(o: PredictOptions) -> str:
+    """The output format, once the options are known to be usable (before any input is read)."""
+    fmt = _format(o)
+    if fmt not in WRITERS:
+        raise StanceError(f"must be one of {', '.join(WRITERS)}, got {fmt!r}", option="fmt")
+    if fmt in BINARY and o.output is None:
+        raise StanceError(f"{fmt} output needs a file", option="output")
+    check_numbers(o.threshold, o.batch_size)
+    return fmt
+
+
+def _label(predictor, records, o: PredictOptions, fmt: str, out: TextIO | None) -> PredictResult:
     stats = Summary(predictor.labels) if o.summary else None
     count = [0]
-    pairs = _labelled(predictor, itertools.chain([first], records), o, stats, count)
-    _emit(o, fmt, pairs, out, _Page(predictor.labels, o.threshold, title))
+    pairs = _labelled(predictor, records, o, stats, count)
+    _emit(o, fmt, pairs, out, _page(o, predictor.labels))
     return PredictResult(count[0], stats)
+
+
+def _page(o: PredictOptions, labels: list[str]) -> _Page:
+    title = o.input.name if o.input is not None else "texts"
+    return _Page(labels, o.threshold, title, [o.text_field, "label", "score", *(f"p_{lab}" for lab in labels)])
 
 
 def _emit(o: PredictOptions, fmt: str, pairs, out: TextIO | None, page: _Page) -> None:
     if o.output is None:
-        if fmt in BINARY:
-            raise StanceError(f"{fmt} output needs a file", option="output")
         WRITERS[fmt](out or sys.stdout, pairs, page)
         return
     write_records(o.output, fmt, pairs, page)
@@ -144,7 +167,7 @@ class _Page:
     labels: list[str]
     threshold: float
     title: str  # the HTML page's title: the input file's name, or "texts"
-    columns: list[str] | None = None  # the CSV header to write when there are no records
+    columns: list[str] | None = None  # the CSV header (Parquet: first column) to write when there are no records
 
 
 def _write_jsonl(fh, pairs, page: _Page) -> None:

@@ -219,7 +219,6 @@ def article_records(article, text_field: str = "text", source: Path | None = Non
         yield number, {**rec, text_field: _cut(rec.pop("text"), source or Path(article.id), number)}
 
 
-# Input formats by file suffix: a new format is one reader function and its lines here.
 def _parquet_rows(path: Path, text_field: str) -> Iterator[tuple[int, dict]]:
     """Rows of a Parquet file, 4,096 at a time (the "line" of a row is its 1-based row number). pyarrow is
     imported here, on the first Parquet file: it comes with `datasets`."""
@@ -239,6 +238,7 @@ def _parquet_rows(path: Path, text_field: str) -> Iterator[tuple[int, dict]]:
             yield number, row
 
 
+# Input formats by file suffix: a new format is one reader function and its lines here.
 READERS = {
     ".jsonl": _jsonl_rows,
     ".ndjson": _jsonl_rows,

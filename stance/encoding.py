@@ -49,8 +49,6 @@ def cls_forward(model):
     reads: the pooler looks only at the [CLS] position of the last layer, so that layer computes queries,
     attention output and feed-forward for [CLS] alone (keys and values still come from every token). On the
     default model that is a sixth of the encoder's FLOPs less. Works on dynamically quantised models too."""
-    import torch.nn.functional as F
-
     bert, cfg = getattr(model, "bert", None), model.config
     if (
         type(model).__name__ != "BertForSequenceClassification"
@@ -60,48 +58,51 @@ def cls_forward(model):
         or getattr(cfg, "position_embedding_type", "absolute") not in (None, "absolute")
     ):
         return None
-    layers = bert.encoder.layer
 
     def forward(input_ids, attention_mask=None, token_type_ids=None):
         h = bert.embeddings(input_ids=input_ids, token_type_ids=token_type_ids)
-        if attention_mask is not None and not bool(attention_mask.all()):
-            return _packed(model, h, attention_mask.bool())
-        b, n, _ = h.shape
-        for i, layer in enumerate(layers):
-            att = layer.attention.self
-            heads, size = att.num_attention_heads, att.attention_head_size
-            x = h[:, :1] if i == len(layers) - 1 else h  # last layer: only [CLS] is read afterwards
-            q = att.query(x).view(b, -1, heads, size).transpose(1, 2)
-            k = att.key(h).view(b, n, heads, size).transpose(1, 2)
-            v = att.value(h).view(b, n, heads, size).transpose(1, 2)
-            ctx = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, -1, heads * size)
-            a = layer.attention.output(ctx, x)  # dense, residual, LayerNorm
-            h = layer.output(layer.intermediate(a), a)
-        return model.classifier(bert.pooler(h))
+        padded = attention_mask is not None and not bool(attention_mask.all())
+        return _cls_logits(model, h, attention_mask.bool() if padded else None)
 
     return forward
 
 
-def _packed(model, h, keep):
-    """Padded batches: every linear layer (six sevenths of the FLOPs) runs on the real tokens alone, packed
-    into one (tokens, hidden) matrix; only attention sees the padded (batch, length) shape, with the mask.
-    So a batch of mixed lengths costs what its tokens cost, not batch x longest."""
+def _cls_logits(model, h, keep):
+    """The encoder over embeddings `h` (batch, length, hidden), then the classifier on [CLS].
+
+    Every linear layer (six sevenths of the FLOPs) runs on one (tokens, hidden) matrix; only attention sees
+    the (batch, length) shape. Without padding (`keep` None) that matrix is a view of the batch. With padding
+    it holds the real tokens alone (`keep`: the attention mask), packed, and attention gets the mask: a batch of
+    mixed lengths costs what its tokens cost, not batch x longest."""
     import torch
     import torch.nn.functional as F
 
-    layers = model.bert.encoder.layer
     b, n, d = h.shape
-    mask = torch.zeros(b, 1, 1, n, dtype=h.dtype, device=h.device)
-    mask = mask.masked_fill(~keep[:, None, None, :], torch.finfo(h.dtype).min)
-    first = torch.zeros(b, dtype=torch.long, device=h.device)  # row of each [CLS] in the packed matrix
-    first[1:] = keep.sum(1).cumsum(0)[:-1]
-    h = h[keep]  # (tokens, hidden)
+    if keep is None:
+        mask, first = None, torch.arange(b, device=h.device) * n  # row of each [CLS] in the token matrix
+        h = h.reshape(b * n, d)
 
-    def pad(t):
-        out = t.new_zeros(b, n, t.shape[-1])
-        out[keep] = t
-        return out
+        def pad(t):
+            return t.view(b, n, t.shape[-1])
 
+        def unpad(t):
+            return t.reshape(b * n, t.shape[-1])
+    else:
+        mask = torch.zeros(b, 1, 1, n, dtype=h.dtype, device=h.device)
+        mask = mask.masked_fill(~keep[:, None, None, :], torch.finfo(h.dtype).min)
+        first = torch.zeros(b, dtype=torch.long, device=h.device)
+        first[1:] = keep.sum(1).cumsum(0)[:-1]
+        h = h[keep]
+
+        def pad(t):
+            out = t.new_zeros(b, n, t.shape[-1])
+            out[keep] = t
+            return out
+
+        def unpad(t):
+            return t[keep]
+
+    layers = model.bert.encoder.layer
     for i, layer in enumerate(layers):
         att = layer.attention.self
         heads, size = att.num_attention_heads, att.attention_head_size
@@ -113,7 +114,7 @@ def _packed(model, h, keep):
         v = pad(att.value(h)).view(b, n, heads, size)
         ctx = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), attn_mask=mask)
         ctx = ctx.transpose(1, 2).reshape(b, -1, heads * size)
-        ctx = ctx[:, 0] if last else ctx[keep]
+        ctx = ctx[:, 0] if last else unpad(ctx)
         a = layer.attention.output(ctx, x)  # dense, residual, LayerNorm
         h = layer.output(layer.intermediate(a), a)
     return model.classifier(model.bert.pooler(h[:, None, :]))

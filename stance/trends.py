@@ -50,19 +50,24 @@ class Trends:
 
     @property
     def total(self) -> int:
-        return sum(sum(c.values()) for c in self.counts.values())
+        return sum(self.size(group) for group in self.counts)
+
+    def size(self, group: str) -> int:
+        return sum(self.counts[group].values())
+
+    def cell(self, group: str, label: str) -> tuple[float, float, float]:
+        """(share, low, high): the label's share of the group's records and its 95% interval."""
+        return (self.counts[group][label] / self.size(group), *self.intervals[(group, label)])
 
     def rows(self) -> list[dict]:
         """One row per group and label: counts, share and its interval (the CSV)."""
         out = []
         for group in self.groups:
-            n = sum(self.counts[group].values())
             for label in self.labels:
-                lo, hi = self.intervals[(group, label)]
-                k = self.counts[group][label]
+                share, lo, hi = self.cell(group, label)
                 out.append(
-                    {self.by: group, "label": label, "count": k, "n": n, "share": round(k / n, 4),
-                     "lo": round(lo, 4), "hi": round(hi, 4)}
+                    {self.by: group, "label": label, "count": self.counts[group][label], "n": self.size(group),
+                     "share": round(share, 4), "lo": round(lo, 4), "hi": round(hi, 4)}
                 )  # fmt: skip
         return out
 
@@ -135,14 +140,14 @@ def render_table(trends: Trends) -> str:
     head = f"{trends.by:<10} {'n':>7}  " + "  ".join(f"{label:>24}" for label in trends.labels)
     lines = [head]
     for group in trends.groups:
-        n = sum(trends.counts[group].values())
-        cells = []
-        for label in trends.labels:
-            lo, hi = trends.intervals[(group, label)]
-            cells.append(f"{trends.counts[group][label] / n:>8.1%} [{lo:5.1%},{hi:6.1%}]".rjust(24))
-        lines.append(f"{group:<10} {n:>7}  " + "  ".join(cells))
+        cells = [f"{s:>8.1%} [{lo:5.1%},{hi:6.1%}]".rjust(24) for s, lo, hi in _cells(trends, group)]
+        lines.append(f"{group:<10} {trends.size(group):>7}  " + "  ".join(cells))
     lines.append(summary_line(trends))
     return "\n".join(lines)
+
+
+def _cells(trends: Trends, group: str) -> list[tuple[float, float, float]]:
+    return [trends.cell(group, label) for label in trends.labels]
 
 
 def summary_line(trends: Trends) -> str:
@@ -171,9 +176,7 @@ def png_bytes(trends: Trends) -> bytes:
     x = list(range(len(groups)))
     width = 0.8 / max(1, len(trends.labels))
     for i, label in enumerate(trends.labels):
-        share = [trends.counts[g][label] / sum(trends.counts[g].values()) for g in groups]
-        lo = [trends.intervals[(g, label)][0] for g in groups]
-        hi = [trends.intervals[(g, label)][1] for g in groups]
+        share, lo, hi = (list(column) for column in zip(*(trends.cell(g, label) for g in groups), strict=True))
         if trends.by in ("month", "week"):
             (line,) = ax.plot(x, share, marker="o", ms=3, label=label)
             ax.fill_between(x, lo, hi, alpha=0.2, color=line.get_color())
@@ -202,12 +205,8 @@ def render_html(trends: Trends) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in [trends.by, "n", *trends.labels])
     body = []
     for group in trends.groups:
-        n = sum(trends.counts[group].values())
-        cells = []
-        for label in trends.labels:
-            lo, hi = trends.intervals[(group, label)]
-            cells.append(f"<td>{trends.counts[group][label] / n:.1%}<small> [{lo:.1%}, {hi:.1%}]</small></td>")
-        body.append(f"<tr><td>{html.escape(group)}</td><td>{n}</td>{''.join(cells)}</tr>")
+        cells = "".join(f"<td>{s:.1%}<small> [{lo:.1%}, {hi:.1%}]</small></td>" for s, lo, hi in _cells(trends, group))
+        body.append(f"<tr><td>{html.escape(group)}</td><td>{trends.size(group)}</td>{cells}</tr>")
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>stance trends by "
         f"{html.escape(trends.by)}</title><style>body{{font:14px system-ui,sans-serif;margin:2em;max-width:75em}}"
