@@ -246,7 +246,7 @@ def test_too_many_texts(predictor):
         ({"texts": ["fine", ""]}, ["body", "texts", 1], ["text 1 is empty"]),
         ({"texts": ["a\x00b"]}, ["body", "texts", 0], ["NUL"]),
         ({"article": "  \n\t "}, ["body", "article"], ["article is empty"]),
-        ({"texts": "one string"}, ["body", "texts"], ["list"]),
+        ({"texts": "one string"}, ["body", "texts"], ["array"]),  # JSON words: an array, not a list
         ({"texts": ["a", 3]}, ["body", "texts", 1], ["string"]),
         ({"texts": ["a"], "threshold": 1.5}, ["body", "threshold"], ["less than or equal to 1"]),
         ({"texts": ["a"], "threshold": -0.1}, ["body", "threshold"], ["greater than or equal to 0"]),
@@ -472,6 +472,43 @@ def test_one_lane_takes_everything_waiting():
     assert all(f.result(5) for f in futures)
     assert [len(texts) for _, texts in fake.calls] == [16] and fake.lane_threads == []
     b.stop()
+
+
+def test_max_wait_is_a_ceiling_a_lone_request_does_not_wait():
+    """Before any batch a lane waits up to max_wait_ms for company; once recent batches were single sentences,
+    a lone request starts at once (waiting would only add latency)."""
+    fake = TwoLanes()
+    fake.release.set()
+    b = Batcher(fake, max_batch=64, max_wait_ms=500, lanes=1)
+    start = time.monotonic()
+    b.predict(["first"])
+    first = time.monotonic() - start
+    start = time.monotonic()
+    for i in range(3):
+        b.predict([f"lone {i}"])
+    lone = (time.monotonic() - start) / 3
+    assert first >= 0.45 and lone < 0.2, (first, lone)
+    b.stop()
+
+
+def test_valid_predict_takes_the_fast_path(client, predictor, monkeypatch):
+    """A valid POST /predict is answered before FastAPI's routing (the same records); a bad one still goes to
+    the route, which makes the error."""
+    import inference.serve as serve_module
+
+    calls = []
+    parse = serve_module._parse
+
+    async def counting(request):
+        calls.append(request.url.path)
+        return await parse(request)
+
+    monkeypatch.setattr(serve_module, "_parse", counting)
+    r = client.post("/predict", json={"texts": TEXTS})
+    assert r.status_code == 200 and r.json()["records"] == expected(predictor, TEXTS) and calls == []
+    r = client.post("/predict", json={"texts": []})
+    assert r.status_code == 422 and calls == ["/predict"]
+    assert client.post("/render", json={"texts": TEXTS}).status_code == 200 and calls[-1] == "/render"
 
 
 def test_model_failure_is_500_for_its_requests_only():
