@@ -121,9 +121,7 @@ def main() -> None:
     if {"local", "ray"} <= set(results):
         local, ray = labels(work / "out-local"), labels(work / "out-ray")
         same = sum(a == b for name in local for a, b in zip(local[name], ray.get(name, []), strict=False))
-        identical = all(
-            (work / "out-local" / n).read_bytes() == (work / "out-ray" / n).read_bytes() for n in local
-        )
+        identical = all((work / "out-local" / n).read_bytes() == (work / "out-ray" / n).read_bytes() for n in local)
         ratio = results["ray"]["sentences_per_s_after_startup"] / results["local"]["sentences_per_s_after_startup"]
         print(
             json.dumps(
