@@ -264,12 +264,17 @@ def trends(
     label_field: str = typer.Option("label", "--label-field"),
     output: Path | None = typer.Option(None, "--output", "-o", help="trends.csv | trends.png | trends.html"),
     resamples: int = typer.Option(1000, "--resamples", min=10, help="Bootstrap resamples for the 95% intervals."),
+    article_field: str = typer.Option(
+        "article_id", "--article-field", help="Records sharing it are resampled together ('' : each on its own)."
+    ),
     quiet: bool = QuietOpt,
 ) -> None:
-    """Shares of each label over time or by source, with counts and bootstrap intervals."""
+    """Shares of each label over time or by source, with counts and bootstrap intervals (resampling articles)."""
     from stance.trends import TrendOptions, compute_trends, render_table, summary_line, write_trends
 
-    options = TrendOptions(by=by, date_field=date_field, label_field=label_field, resamples=resamples)
+    options = TrendOptions(
+        by=by, date_field=date_field, label_field=label_field, resamples=resamples, article_field=article_field
+    )
     result = compute_trends(predictions, options)
     if output is None:
         typer.echo(render_table(result))

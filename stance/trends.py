@@ -2,8 +2,12 @@
 
 `stance trends` groups by month, ISO week, source or actor, and writes a table, a CSV, a PNG or an HTML page.
 The predictions are a file, a glob or a folder of output shards (.jsonl, .csv, .parquet). Records are counted, not
-kept, so an archive of any size fits in memory. Every share comes with a 95% bootstrap interval: the group's
-records resampled with replacement (a multinomial draw of the same size), `resamples` times. Records the
+kept, so an archive of any size fits in memory (one label count per article, not per sentence). Every share
+comes with a 95% bootstrap interval that resamples whole articles: sentences of one article are not independent
+(an article about a new missile is threat after threat), so resampling sentences would give intervals that are
+too narrow wherever a few long articles dominate a group. The group's articles (records sharing
+`article_field`, by default `article_id`) are drawn with replacement, `resamples` times; records without one
+count as articles of one sentence (a multinomial draw of their own). Records the
 grouping cannot place (no date field, a date that is not YYYY-MM-DD..., no source) are counted and reported,
 never silently dropped.
 """
@@ -31,6 +35,7 @@ class TrendOptions:
     date_field: str = "date"
     label_field: str = "label"
     resamples: int = 1000  # bootstrap resamples per group
+    article_field: str = "article_id"  # records sharing it are resampled together; "" resamples records
     seed: int = 0
 
 
@@ -39,6 +44,7 @@ class Trends:
     by: str
     labels: list[str]  # in order: alphabetical, "uncertain" last
     counts: dict[str, Counter] = field(default_factory=dict)  # group -> label -> records
+    clusters: dict[str, dict[str, Counter]] = field(default_factory=dict)  # group -> article -> label -> records
     intervals: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)  # (group, label) -> 95%
     unplaced: int = 0  # records the grouping could not place
     unplaced_field: str = ""  # the field they lacked
@@ -91,6 +97,9 @@ def compute_trends(spec: str | Path, o: TrendOptions) -> Trends:
                 trends.unplaced += 1
                 continue
             trends.counts.setdefault(group, Counter())[label] += 1
+            cluster = row.get(o.article_field) if o.article_field else None
+            if cluster is not None and cluster != "":
+                trends.clusters.setdefault(group, {}).setdefault(str(cluster), Counter())[label] += 1
     seen = {label for c in trends.counts.values() for label in c}
     trends.labels = sorted(seen - {UNCERTAIN}) + ([UNCERTAIN] if UNCERTAIN in seen else [])
     trends.intervals = _bootstrap(trends, o)
@@ -118,15 +127,29 @@ def _group(value, by: str) -> str | None:
 
 
 def _bootstrap(trends: Trends, o: TrendOptions) -> dict[tuple[str, str], tuple[float, float]]:
+    """Per group: resample its articles with replacement (each resample draws as many articles as the group
+    has), add a multinomial draw for the records without an article, take each label's share; the 2.5th and
+    97.5th percentiles over `resamples` draws."""
     import numpy as np
 
     rng = np.random.default_rng(o.seed)
     out = {}
     for group in trends.groups:
         counts = np.array([trends.counts[group][label] for label in trends.labels], dtype=float)
-        n = int(counts.sum())
-        draws = rng.multinomial(n, counts / n, size=o.resamples) / n  # resamples x labels
-        lo, hi = np.percentile(draws, [2.5, 97.5], axis=0)
+        articles = trends.clusters.get(group, {})
+        per_article = np.array([[c[label] for label in trends.labels] for c in articles.values()], dtype=float)
+        per_article = per_article.reshape(len(articles), len(trends.labels))
+        single = counts - per_article.sum(axis=0)  # records without an article: each its own
+        draws = np.zeros((o.resamples, len(trends.labels)))
+        if len(articles):
+            for start in range(0, o.resamples, 100):  # 100 resamples at a time: (100 x articles) in memory
+                rows = min(100, o.resamples - start)
+                times = rng.multinomial(len(articles), np.full(len(articles), 1 / len(articles)), size=rows)
+                draws[start : start + rows] = times @ per_article  # how often each article was drawn x its counts
+        if single.sum() > 0:
+            draws += rng.multinomial(int(single.sum()), single / single.sum(), size=o.resamples)
+        shares = draws / draws.sum(axis=1, keepdims=True)
+        lo, hi = np.percentile(shares, [2.5, 97.5], axis=0)
         for i, label in enumerate(trends.labels):
             out[(group, label)] = (float(lo[i]), float(hi[i]))
     return out

@@ -294,6 +294,33 @@ def test_trends_csv_is_checked_against_the_records(reference, tmp_path):
     assert sum(int(r["count"]) for r in table) == 298
 
 
+def test_trends_intervals_resample_whole_articles(tmp_path):
+    """20 articles of 10 sentences, each article all one label (10 of each): sentence by sentence the share's
+    interval is about +-0.07; article by article (20 independent draws) about +-0.22. Shares are the same."""
+    from stance.trends import TrendOptions, compute_trends
+
+    rows = [
+        {"article_id": f"a{a}", "date": "2025-03-01", "label": "threat" if a < 10 else "other", "text": "t"}
+        for a in range(20)
+        for _ in range(10)
+    ]
+    path = tmp_path / "p.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    def width(**kw):
+        trends = compute_trends(path, TrendOptions(resamples=2000, **kw))
+        share, lo, hi = trends.cell("2025-03", "threat")
+        assert share == 0.5 and lo < share < hi
+        return hi - lo
+
+    by_article, by_sentence = width(), width(article_field="")
+    assert 0.3 < by_article < 0.55 and 0.1 < by_sentence < 0.18, (by_article, by_sentence)
+    for r in rows:  # every sentence its own article: the sentence-level interval again
+        r["article_id"] = f"{r['article_id']}-{id(r)}"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert abs(width() - by_sentence) < 0.03
+
+
 def test_trends_by_source_png_html_and_table(reference, tmp_path):
     for name in ("t.png", "t.html"):
         result = runner.invoke(
