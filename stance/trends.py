@@ -160,11 +160,12 @@ def _bootstrap(trends: Trends, o: TrendOptions) -> dict[tuple[str, str], tuple[f
 
 def render_table(trends: Trends) -> str:
     """Shares per group as text: one row per group, one column per label (share and its interval)."""
-    head = f"{trends.by:<10} {'n':>7}  " + "  ".join(f"{label:>24}" for label in trends.labels)
+    wide = max([10, len(trends.by), *(len(group) for group in trends.groups)])  # source names run long
+    head = f"{trends.by:<{wide}} {'n':>7}  " + "  ".join(f"{label:>24}" for label in trends.labels)
     lines = [head]
     for group in trends.groups:
         cells = [f"{s:>8.1%} [{lo:5.1%},{hi:6.1%}]".rjust(24) for s, lo, hi in _cells(trends, group)]
-        lines.append(f"{group:<10} {trends.size(group):>7}  " + "  ".join(cells))
+        lines.append(f"{group:<{wide}} {trends.size(group):>7}  " + "  ".join(cells))
     lines.append(summary_line(trends))
     return "\n".join(lines)
 

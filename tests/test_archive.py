@@ -333,6 +333,8 @@ def test_trends_by_source_png_html_and_table(reference, tmp_path):
     assert "data:image/png;base64," in page and all(source in page for source in sources)
     result = runner.invoke(app, ["trends", str(reference), "--by", "week"])
     assert result.exit_code == 0 and "300 records" in result.output and "-W" in result.output
+    table = runner.invoke(app, ["trends", str(reference), "--by", "source"]).output.splitlines()[:-1]
+    assert len({len(line) for line in table}) == 1, table  # columns line up, however long a source's name
     check_user_error(["trends", str(reference), "--by", "colour"], "--by")
     check_user_error(["trends", str(reference), "-o", str(tmp_path / "t.txt")], "--output")
     (tmp_path / "unlabelled.jsonl").write_text('{"text": "a", "date": "2025-01-01"}\n')
