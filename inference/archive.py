@@ -180,7 +180,7 @@ def _run_local(model_dir: Path, todo: list[Shard], o: ArchiveOptions, record) ->
     from stance.progress import Progress
 
     predictor = Predictor.load(model_dir, precision=o.precision)
-    with Progress("predict", total=len(todo), unit="shards", quiet=o.quiet) as bar:
+    with Progress("predict", total=len(todo), unit="shard", quiet=o.quiet) as bar:
         for shard in todo:
             record(shard, *label_shard(predictor, shard.source, shard.target, _settings(o)))
             bar.update(1)
@@ -246,7 +246,7 @@ def _run_ray(model_dir: Path, todo: list[Shard], o: ArchiveOptions, record) -> N
         num_cpus=threads,
     )
     try:
-        with Progress("predict", total=len(todo), unit="shards", quiet=o.quiet) as bar:
+        with Progress("predict", total=len(todo), unit="shard", quiet=o.quiet) as bar:
             for row in ds.iter_rows():
                 shard = by_target[str(row["target"])]
                 record(shard, int(row["records"]), float(row["started"]), float(row["seconds"]))

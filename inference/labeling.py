@@ -151,7 +151,7 @@ def _labelled(predictor, records, o: PredictOptions, stats, count: list[int]):
             pending.append(rec)
             yield rec[o.text_field] if o.input is not None else rec["text"], context
 
-    with Progress("predict", unit="sentences", quiet=quiet) as bar:
+    with Progress("predict", unit="sentence", quiet=quiet) as bar:
         for pred in predictor.stream(items(), threshold=o.threshold, batch_size=o.batch_size):
             bar.update(1)
             count[0] += 1
