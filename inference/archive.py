@@ -21,7 +21,6 @@ costs the shards in flight, not the archive. A different model or setting makes 
 from __future__ import annotations
 
 import glob
-import hashlib
 import json
 import os
 import re
@@ -33,6 +32,7 @@ from pathlib import Path
 from inference.labeling import check_numbers
 from stance.atomic import write_json
 from stance.data import find_shards
+from stance.encoders import sha256_file
 from stance.errors import StanceError
 
 MANIFEST = "_manifest.json"
@@ -110,7 +110,7 @@ def plan(model_dir: Path, o: ArchiveOptions) -> tuple[list[Shard], list[Shard], 
         manifest = {"version": 1, "key": key, "shards": {}}
     todo, done = [], []
     for target, source in targets.items():
-        shard = Shard(source, target, _sha256(source))
+        shard = Shard(source, target, sha256_file(source))
         entry = manifest["shards"].get(target.name)
         complete = (
             entry is not None
@@ -278,14 +278,6 @@ def _read_manifest(folder: Path) -> dict:
     except (OSError, ValueError):
         return {}
     return manifest if isinstance(manifest, dict) and isinstance(manifest.get("shards"), dict) else {}
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 ENGINES = {"local": _run_local, "ray": _run_ray}

@@ -167,8 +167,9 @@ class Batcher:
                     seg = _Segment(seg.job, seg.start, seg.start + room)
                 batch.append(seg)
                 room -= len(seg)
-            self._count -= sum(len(seg) for seg in batch)
-            self._recent.append(sum(len(seg) for seg in batch))
+            taken = sum(len(seg) for seg in batch)
+            self._count -= taken
+            self._recent.append(taken)
             self._gathering = False
             self._busy += 1
             self._cond.notify_all()  # another lane may gather what is left

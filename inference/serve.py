@@ -38,7 +38,7 @@ Decisions
     - Texts are never logged unless `log_texts`: a request logs its size and time only.
 
 Micro-batching: `inference.batching.Batcher` (one forward pass for requests that arrive together).
-Hot path: `_FastPredict` answers a valid, authorised POST /predict before FastAPI's routing; anything else goes
+Hot path: `_Front` answers a valid, authorised POST /predict before FastAPI's routing; anything else goes
 to the FastAPI route, so every error response is made there.
 """
 
@@ -158,30 +158,44 @@ def _records(rows: list[dict], preds: list[Prediction], threshold: float) -> lis
     return [{**row, **p.thresholded(threshold).as_dict()} for row, p in zip(rows, preds, strict=True)]
 
 
-# ------------------------------------------------------------------------------------------------ rendering
+# ------------------------------------------------------------------------------------------------ middleware
 
 
-class _BodyLimit:
-    """ASGI middleware: a request body over `limit` bytes is 413, by its Content-Length or by the bytes that
-    actually arrive (chunked uploads, a lying header); the body is read here, at most limit + one chunk."""
+class _Front:
+    """ASGI middleware in front of the app. It reads the body, under the limit: over `max_body_bytes` is 413, by
+    its Content-Length or by the bytes that actually arrive (chunked uploads, a lying header), reading at most
+    limit + one chunk. Then the hot path: an authorised POST /predict with a valid JSON body is answered here,
+    without FastAPI's routing, dependency solving and response validation. Anything else, every error
+    included, goes on to the app with the body replayed, so each error response is made in one place.
 
-    def __init__(self, app, limit: int):
-        self.app, self.limit = app, limit
+    Why the hot path: under many small requests the lanes wait on the event loop's turnaround (send the
+    answers, parse the next requests); it takes about a third of the event loop's time per request that
+    FastAPI's route takes (0.15-0.17 ms against 0.52 ms of one core, measured with an instant model;
+    docs/benchmarks.md)."""
 
-    def _too_large(self, scope, receive, send):
-        return JSONResponse({"detail": f"request body over {self.limit} bytes"}, status_code=413)(scope, receive, send)
+    def __init__(self, app, service: _Service):
+        self.app, self.service = app, service
+        self.limit = service.options.max_body_bytes
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        too_large = self._too_large
+        body = await self._body(scope, receive, send)
+        if body is None:  # answered (413) or the client left
+            return
+        if scope["method"] == "POST" and scope["path"] == "/predict" and await self._fast(scope, body, receive, send):
+            return
+        await self.app(scope, _replaying(body, receive), send)
+
+    async def _body(self, scope, receive, send) -> bytes | None:
+        too_large = JSONResponse({"detail": f"request body over {self.limit} bytes"}, status_code=413)
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
                 try:
                     if int(value) > self.limit:
                         await too_large(scope, receive, send)
-                        return
+                        return None
                 except ValueError:
                     pass  # the server rejects it; count what arrives
         body = bytearray()
@@ -189,13 +203,27 @@ class _BodyLimit:
         while more:
             message = await receive()
             if message["type"] == "http.disconnect":
-                return
+                return None
             body += message.get("body", b"")
             more = message.get("more_body", False)
             if len(body) > self.limit:
                 await too_large(scope, receive, send)
-                return
-        await self.app(scope, _replaying(bytes(body), receive), send)
+                return None
+        return bytes(body)
+
+    async def _fast(self, scope, body: bytes, receive, send) -> bool:
+        """Answer the common POST /predict; False (nothing sent) for anything the app should answer."""
+        req = self.service.quick_parse(dict(scope["headers"]), body)
+        if req is None:
+            return False
+        try:
+            response = JSONResponse({"records": await self.service.label(req), "model": self.service.model_info})
+        except (RequestValidationError, _TooLarge):  # the app makes these answers
+            return False
+        except HTTPException as exc:  # the model failed: the route's answer, made the same way
+            response = JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+        await response(scope, receive, send)
+        return True
 
 
 def _replaying(body: bytes, receive):
@@ -210,45 +238,6 @@ def _replaying(body: bytes, receive):
         return await receive()
 
     return replay
-
-
-class _FastPredict:
-    """ASGI middleware for the hot path: an authorised POST /predict with a valid JSON body is answered here,
-    without FastAPI's routing, dependency solving and response validation. Anything else, every error
-    included, goes on to the app (the body replayed), so each error response is made in one place.
-
-    Why: under many small requests the lanes wait on the event loop's turnaround (send the answers, parse the
-    next requests); this path takes about a third of the event loop's time per request that FastAPI's route
-    takes (0.15-0.17 ms against 0.52 ms of one core, measured with an instant model; docs/benchmarks.md)."""
-
-    def __init__(self, app, service: _Service):
-        self.app, self.service = app, service
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != "/predict":
-            await self.app(scope, receive, send)
-            return
-        chunks, more = [], True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunks.append(message.get("body", b""))
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
-        req = self.service.quick_parse(dict(scope["headers"]), body)
-        if req is None:  # not the common case: the app answers, errors included
-            await self.app(scope, _replaying(body, receive), send)
-            return
-        try:
-            payload = {"records": await self.service.label(req), "model": self.service.model_info}
-            response = JSONResponse(payload)
-        except (RequestValidationError, _TooLarge):  # the app makes these answers
-            await self.app(scope, _replaying(body, receive), send)
-            return
-        except HTTPException as exc:  # the model failed: the route's answer, made the same way
-            response = JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
-        await response(scope, receive, send)
 
 
 class LabelRequest(BaseModel):
@@ -278,14 +267,12 @@ def _is_json(content_type: str) -> bool:
     return ctype == "application/json" or ctype.endswith("+json")
 
 
-async def _parse(request: Request) -> LabelRequest:
+def _label_request(content_type: str, body: bytes) -> LabelRequest:
     """The body as a LabelRequest, or RequestValidationError with FastAPI's locations ("body", field, ...).
 
-    Why not a `req: LabelRequest` parameter: FastAPI then decodes the JSON into Python objects, validates those,
-    and validates and re-encodes the response through `response_model`; pydantic's own JSON parser and a
+    Why not a `req: LabelRequest` route parameter: FastAPI then decodes the JSON into Python objects, validates
+    those, and validates and re-encodes the response through `response_model`; pydantic's own JSON parser and a
     pre-encoded response make the same checks in less of the event loop's time."""
-    content_type = request.headers.get("content-type", "application/json")
-    body = await request.body()
     if not _is_json(content_type):
         msg = f"expected a JSON body (Content-Type: application/json), got {content_type or 'no content type'}"
         raise RequestValidationError([{"type": "json_type", "loc": ("body",), "msg": msg}])
@@ -294,6 +281,11 @@ async def _parse(request: Request) -> LabelRequest:
     except ValidationError as exc:
         errors = exc.errors(include_url=False, include_input=False)
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors]) from None
+
+
+async def _parse(request: Request) -> LabelRequest:
+    """The routes' `_label_request`."""
+    return _label_request(request.headers.get("content-type", "application/json"), await request.body())
 
 
 class _Service:
@@ -320,14 +312,11 @@ class _Service:
 
     def quick_parse(self, headers: dict[bytes, bytes], body: bytes) -> LabelRequest | None:
         """The request when it is authorised and valid JSON of the right shape; None for anything else."""
-        auth = headers.get(b"authorization", b"").decode("latin-1")
-        if not self.authorized(auth) or not _is_json(
-            headers.get(b"content-type", b"application/json").decode("latin-1")
-        ):
+        if not self.authorized(headers.get(b"authorization", b"").decode("latin-1")):
             return None
         try:
-            return LabelRequest.model_validate_json(body)
-        except ValidationError:
+            return _label_request(headers.get(b"content-type", b"application/json").decode("latin-1"), body)
+        except RequestValidationError:
             return None
 
     async def label(self, req: LabelRequest) -> list[dict]:
@@ -387,8 +376,7 @@ def create_app(predictor: Predictor, options: ServeOptions | None = None) -> Fas
     app.state.batcher = service.batcher
     app.state.options = service.options
     app.state.predictor = predictor
-    app.add_middleware(_FastPredict, service=service)
-    app.add_middleware(_BodyLimit, limit=service.options.max_body_bytes)  # added last: runs first
+    app.add_middleware(_Front, service=service)
 
     _add_error_handlers(app)
     _add_routes(app, service)

@@ -270,11 +270,13 @@ def trends(
     quiet: bool = QuietOpt,
 ) -> None:
     """Shares of each label over time or by source, with counts and bootstrap intervals (resampling articles)."""
-    from stance.trends import TrendOptions, compute_trends, render_table, summary_line, write_trends
+    from stance.trends import TrendOptions, compute_trends, output_kind, render_table, summary_line, write_trends
 
     options = TrendOptions(
         by=by, date_field=date_field, label_field=label_field, resamples=resamples, article_field=article_field
     )
+    if output is not None:
+        output_kind(output)  # a wrong suffix fails before the archive is read
     result = compute_trends(predictions, options)
     if output is None:
         typer.echo(render_table(result))

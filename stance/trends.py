@@ -242,19 +242,25 @@ def render_html(trends: Trends) -> str:
     )
 
 
+def output_kind(path: Path) -> str:
+    """csv, png or html, by the suffix; checked before the archive is read."""
+    kind = {".csv": "csv", ".png": "png", ".html": "html", ".htm": "html"}.get(path.suffix.lower())
+    if kind is None:
+        raise StanceError("must end in .csv, .png or .html", option="output")
+    return kind
+
+
 def write_trends(trends: Trends, path: Path) -> None:
     """Write `path` atomically, as CSV, PNG or HTML by its suffix."""
     from stance.atomic import atomic_open
 
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
+    kind = output_kind(path)
+    if kind == "csv":
         with atomic_open(path, newline="") as fh:
             write_csv(trends, fh)
-    elif suffix == ".png":
+    elif kind == "png":
         with atomic_open(path, "wb", encoding=None) as fh:
             fh.write(png_bytes(trends))
-    elif suffix in (".html", ".htm"):
+    else:
         with atomic_open(path) as fh:
             fh.write(render_html(trends))
-    else:
-        raise StanceError("must end in .csv, .png or .html", option="output")
