@@ -189,12 +189,14 @@ class _Front:
         await self.app(scope, _replaying(body, receive), send)
 
     async def _body(self, scope, receive, send) -> bytes | None:
-        too_large = JSONResponse({"detail": f"request body over {self.limit} bytes"}, status_code=413)
+        def too_large():
+            return JSONResponse({"detail": f"request body over {self.limit} bytes"}, status_code=413)
+
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
                 try:
                     if int(value) > self.limit:
-                        await too_large(scope, receive, send)
+                        await too_large()(scope, receive, send)
                         return None
                 except ValueError:
                     pass  # the server rejects it; count what arrives
@@ -207,7 +209,7 @@ class _Front:
             body += message.get("body", b"")
             more = message.get("more_body", False)
             if len(body) > self.limit:
-                await too_large(scope, receive, send)
+                await too_large()(scope, receive, send)
                 return None
         return bytes(body)
 
