@@ -159,6 +159,28 @@ def test_reduced_precisions_run(tiny_model, precision):
     assert low.shape == fp32.shape and abs(low - fp32).max() < 0.1
 
 
+def test_bf16_stores_linear_weights_in_bf16_with_the_same_logits(tiny_model, monkeypatch):
+    """Stored bf16 weights are what autocast would cast to on every call: same logits, half the bytes."""
+    import warnings
+
+    import torch
+
+    import stance.model_types.transformer as transformer
+    from inference import Predictor
+
+    texts = ["The army will deploy troops.", "Officials said the threat is growing fast.", "No."]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a CPU without native bf16 warns
+        stored = Predictor.load(tiny_model, precision="bf16")
+        monkeypatch.setattr(transformer, "bf16_linears", lambda model: None)
+        cast = Predictor.load(tiny_model, precision="bf16")
+    linears = [m for m in stored.model.model.modules() if isinstance(m, torch.nn.Linear)]
+    assert linears and all(m.weight.dtype == torch.bfloat16 for m in linears)
+    assert stored.model.model.bert.embeddings.word_embeddings.weight.dtype == torch.float32
+    assert next(cast.model.model.classifier.parameters()).dtype == torch.float32
+    assert (stored.logits(texts) == cast.logits(texts)).all()
+
+
 def test_unknown_precision_is_an_error(tiny_model):
     result = runner.invoke(app, ["predict", str(tiny_model), "x", "--precision", "fp8"])
     assert result.exit_code == 2 and "--precision must be one of" in result.stderr
@@ -188,14 +210,28 @@ def test_cls_forward_equals_the_full_forward(tiny_model, pairs):
 
     tokenizer, model = _tiny(tiny_model)
     model.eval()
-    texts = ["Drones crossed the border.", "The ministry will buy six radars for the northern coast next year.", "No."]
-    second = ["Earlier sentence.", "", "What happened next?"] if pairs else None
+    texts = [
+        "Drones crossed the border.",
+        "Drones crossed the border.",  # same length as the first: one attention call for both
+        "The ministry will buy six radars for the northern coast next year.",
+        "No.",
+    ]
+    second = ["Earlier sentence.", "Earlier sentence.", "", "What happened next?"] if pairs else None
     batch = tokenizer(texts, second, padding=True, return_tensors="pt")
     assert not bool(batch["attention_mask"].all())  # the mask path is exercised
+    lengths = batch["attention_mask"].sum(1).tolist()
+    assert lengths[0] == lengths[1] != lengths[2]  # a run of two, then runs of one
     fast = cls_forward(model)
     assert fast is not None
     with torch.inference_mode():
         assert torch.allclose(fast(**batch), model(**batch).logits, atol=1e-5)
+
+
+def test_equal_runs_groups_consecutive_equal_lengths_in_order():
+    from stance.encoding import _equal_runs
+
+    assert _equal_runs([5, 5, 3, 7, 7, 7, 5]) == [(0, 2, 5), (2, 1, 3), (3, 3, 7), (6, 1, 5)]
+    assert _equal_runs([]) == []
 
 
 def test_cls_forward_declines_other_architectures(tiny_model):
